@@ -1,0 +1,76 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper they call.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# `sam build` needs a python3.12 on PATH for the python3.12 runtime; pyenv images provide one this way.
+SAM_PYENV := PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12' | head -1):$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11' | head -1)
+PORT ?= 3000
+FINOPS_DATA_DIR ?= .finops
+TENANT ?= demo
+ROLE ?= admin
+ENV ?= dev
+export PORT FINOPS_DATA_DIR
+
+.PHONY: install run token invoke test test-fast lint format typecheck openapi validate build deploy bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt layers/finops/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@touch $@
+
+$(SAM_VENV)/.installed:
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==1.170.0' 2> >(grep -v 'is ignored: it is neither' >&2)
+	@touch $@
+
+## run: the whole service on the embedded stack, with demo data, on http://127.0.0.1:$(PORT)
+run: install
+	$(BIN)/python -m local.server
+
+## token: print a JWT the running local server accepts (make -s token TENANT=demo ROLE=admin)
+token: install
+	@$(BIN)/python -m local.token --tenant "$(TENANT)" --role "$(ROLE)"
+
+## invoke: run a scheduled function now (make invoke FUNCTION=run_daily_aggregation)
+invoke: install
+	$(BIN)/python -m local.invoke "$(FUNCTION)"
+
+## test: lint, type checks, unit, integration, e2e and template tests
+test: install $(SAM_VENV)/.installed lint typecheck
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy
+
+## openapi: regenerate openapi.json from the handlers' models
+openapi: install
+	$(BIN)/python -m local.openapi > openapi.json
+
+validate: $(SAM_VENV)/.installed
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed
+	$(SAM_PYENV) $(SAM) build
+
+deploy: build
+	$(SAM) deploy --config-env $(ENV)
+
+## bench: the scale benchmarks; results in bench/RESULTS.md
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,41 @@
+"""GET /v1/analytics/finops/costs/by-model: a tenant's costs by model, with each one's share."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from finops.api import current_principal, make_resolver
+from finops.auth import Permission
+from finops.costs.explorer import get_breakdown
+from finops.costs.models import BreakdownResponse
+from finops.costs.queries import make_scope
+from finops.db.clickhouse import get_client
+from finops.models.common import TenantId
+from finops.observability import instrumented
+from finops.settings import get_settings
+
+router = Router()
+
+
+@router.get("/v1/analytics/finops/costs/by-model", tags=["costs"], summary="Costs by model")
+def costs_by_model(
+    tenant_id: Annotated[TenantId, Query(alias="tenantId")],
+    from_: Annotated[date, Query(alias="from", description="First day (UTC), inclusive")],
+    to: Annotated[date, Query(description="Last day (UTC), inclusive")],
+    categories: Annotated[str | None, Query(description="Comma list of AI, COMPUTE, STORAGE, EXPORT, EGRESS")] = None,
+) -> BreakdownResponse:
+    current_principal(router).require(Permission.READ_COSTS, tenant_id)
+    scope = make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days, categories=categories)
+    return get_breakdown(get_client(), scope, "model")
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,32 @@
+"""GET /v1/analytics/finops/rate-card: the unit prices in effect on a day (any authenticated caller)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from finops.api import current_principal, make_resolver
+from finops.costs.rate_card import RateCardResponse, current_rate_card, rate_card_response
+from finops.db.clickhouse import get_client
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.get("/v1/analytics/finops/rate-card", tags=["rate card"], summary="Prices in effect on a day")
+def rate_card(
+    as_of: Annotated[date | None, Query(alias="asOf", description="Default: today (UTC)")] = None,
+) -> RateCardResponse:
+    current_principal(router)  # prices are not tenant data, but only callers with a valid token see them
+    return rate_card_response(current_rate_card(get_client()), as_of or datetime.now(timezone.utc).date())
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,35 @@
+"""POST /v1/analytics/finops/telemetry: ingest a batch of usage events (system, or admin for its own tenant)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from finops.api import current_principal, make_resolver
+from finops.costs.ingest import authorize_batch, ingest
+from finops.costs.rate_card import current_rate_card
+from finops.costs.telemetry import IngestResult, TelemetryBatch
+from finops.db.clickhouse import get_client
+from finops.observability import add_count, instrumented
+
+router = Router()
+
+
+@router.post(
+    "/v1/analytics/finops/telemetry", tags=["telemetry"], summary="Ingest usage events (idempotent by eventId)"
+)
+def ingest_telemetry(batch: TelemetryBatch) -> IngestResult:
+    authorize_batch(current_principal(router), batch.events)
+    client = get_client()
+    result = ingest(client, current_rate_card(client), batch.events)
+    add_count("EventsAccepted", result.accepted)
+    add_count("EventsDuplicate", result.duplicates)
+    add_count("EventsRejected", len(result.rejected))
+    return result
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

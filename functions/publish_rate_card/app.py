@@ -1,0 +1,27 @@
+"""POST /v1/analytics/finops/rate-card: publish a new, effective-dated rate card version (system only)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from finops.api import current_principal, make_resolver
+from finops.auth import Permission
+from finops.costs.rate_card import PublishRateCardRequest, RateCardResponse, publish_rate_card
+from finops.db.clickhouse import get_client
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.post("/v1/analytics/finops/rate-card", tags=["rate card"], summary="Publish new prices from a date on")
+def publish(request: PublishRateCardRequest) -> RateCardResponse:
+    current_principal(router).require(Permission.MANAGE_RATE_CARD, None)
+    return publish_rate_card(get_client(), request)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,31 @@
+"""POST /v1/analytics/finops/aggregate: build the cost facts of some days (system, or admin for its tenant)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from finops.api import current_principal, make_resolver
+from finops.auth import Permission
+from finops.costs.explorer import run_aggregation
+from finops.costs.models import AggregateRequest, AggregateResponse
+from finops.db.clickhouse import get_client
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.post(
+    "/v1/analytics/finops/aggregate", tags=["aggregation"], summary="Aggregate days into cost facts (idempotent)"
+)
+def aggregate(request: AggregateRequest) -> AggregateResponse:
+    # Without tenantId the run covers every tenant, which only a system identity may ask for.
+    current_principal(router).require(Permission.AGGREGATE, request.tenant_id)
+    return run_aggregation(get_client(), request)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

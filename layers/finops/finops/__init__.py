@@ -1,0 +1,1 @@
+"""FinOps Cost Explorer & Budgets: the shared Lambda layer (all domain logic lives here)."""

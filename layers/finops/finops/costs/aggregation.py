@@ -1,0 +1,152 @@
+"""Aggregation: build the daily cost facts of some days from the raw events, idempotently.
+
+A run for a day reads the day's events ingested up to a cut-off (its start minus a settle time, so an insert
+still in flight is never half-read), writes one fact row per tenant, category, meter, model, region and
+service with a newer `aggregated_at` (ReplacingMergeTree keeps the newest), and records the cut-off as the
+day's watermark. Events ingested after the watermark stay visible through the live path of the queries
+until the day is aggregated again, so nothing is missing in between and nothing is counted twice.
+
+Re-pricing (`reprice=True`) first re-rates the day's raw events with the rate card in effect on that day
+(caller-priced events keep their cost), then aggregates as usual: a later plain re-run keeps the new prices.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from clickhouse_connect.driver.client import Client
+
+from finops.costs.meters import METERS_BY_NAME
+from finops.costs.rate_card import RateCard
+
+_FACTS_FROM_EVENTS = """
+INSERT INTO cost_facts (tenant_id, charge_period_start, service_category, service_subcategory, model, region_id,
+                        service_name, billed_cost, consumed_quantity, pricing_unit, event_count,
+                        fallback_priced_events, aggregated_at)
+SELECT tenant_id, usage_date, service_category, meter, model, region_id, service_name,
+       sum(cost), sum(quantity), any(unit), count(), countIf(priced_by = 'fallback'), {aggregated_at:DateTime64(6, 'UTC')}
+FROM (SELECT * FROM usage_events FINAL WHERE usage_date = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String}))
+ARRAY JOIN meters AS meter, quantities AS quantity, pricing_units AS unit, costs AS cost
+WHERE toUnixTimestamp64Micro(ingested_at) <= {through_us:Int64}
+GROUP BY tenant_id, usage_date, service_category, meter, model, region_id, service_name
+"""
+
+# chDB reports no written-row count for INSERT ... SELECT, so count what the run wrote.
+_FACT_ROWS_WRITTEN = """
+SELECT count() FROM cost_facts
+WHERE charge_period_start = {day:Date} AND aggregated_at = {aggregated_at:DateTime64(6, 'UTC')}
+  AND ({tenant:String} = '' OR tenant_id = {tenant:String})
+"""
+
+_WATERMARKS = """
+INSERT INTO cost_aggregation_watermarks (tenant_id, usage_date, events_through, aggregated_at, repriced)
+SELECT tenant_id, usage_date, fromUnixTimestamp64Micro({through_us:Int64}, 'UTC'), {aggregated_at:DateTime64(6, 'UTC')},
+       {repriced:Bool}
+FROM usage_ingest_log
+WHERE usage_date = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String})
+GROUP BY tenant_id, usage_date
+"""
+
+# Days (before today) whose newest events are newer than what their facts hold: never aggregated, or late
+# telemetry arrived after the last aggregation.
+_DAYS_NEEDING_AGGREGATION = """
+SELECT DISTINCT i.usage_date
+FROM (SELECT tenant_id, usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
+      WHERE usage_date BETWEEN {since:Date} AND {until:Date} GROUP BY tenant_id, usage_date) AS i
+LEFT JOIN (SELECT tenant_id, usage_date, max(events_through) AS through FROM cost_aggregation_watermarks
+           WHERE usage_date BETWEEN {since:Date} AND {until:Date} GROUP BY tenant_id, usage_date) AS w
+  ON i.tenant_id = w.tenant_id AND i.usage_date = w.usage_date
+WHERE i.last > w.through
+ORDER BY i.usage_date
+"""
+
+# The rate-card key of a meter on an event row (`m` is the meter): the model, region or export type.
+_PRICE_KEY_SQL = """multiIf(
+    {m} IN ('input_tokens', 'cached_input_tokens', 'output_tokens'), toString(model),
+    {m} = 'egress_gb', toString(region_id),
+    {m} = 'exports', toString(export_type),
+    '*')"""
+
+_REPRICE = f"""
+ALTER TABLE usage_events
+UPDATE
+    costs = arrayMap((m, q, c) -> if(has({{keys:Array(String)}}, concat(m, '|', {_PRICE_KEY_SQL.format(m="m")})),
+        toDecimal128(q * transform(concat(m, '|', {_PRICE_KEY_SQL.format(m="m")}),
+                                   {{keys:Array(String)}}, {{prices:Array(Decimal(38, 12))}}, toDecimal128(0, 12)), 12),
+        c), meters, quantities, costs),
+    priced_by = if(service_category = 'AI' AND has({{fallback_models:Array(String)}}, toString(model)), 'fallback', 'rate_card'),
+    rate_card_version = {{version:UInt32}}
+WHERE usage_date = {{day:Date}} AND priced_by != 'caller' AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})
+SETTINGS mutations_sync = 2
+"""
+
+_PRICE_KEYS_OF_DAY = f"""
+SELECT DISTINCT meter, {_PRICE_KEY_SQL.format(m="meter")}
+FROM usage_events ARRAY JOIN meters AS meter
+WHERE usage_date = {{day:Date}} AND priced_by != 'caller' AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})
+"""
+
+
+@dataclass(frozen=True)
+class DayAggregated:
+    day: date
+    fact_rows: int
+    seconds: float
+
+
+def aggregate_days(
+    client: Client,
+    days: list[date],
+    *,
+    tenant_id: str | None = None,
+    reprice: bool = False,
+    card: RateCard | None = None,
+    settle_seconds: int = 60,
+    now: datetime | None = None,
+) -> list[DayAggregated]:
+    results = []
+    for day in sorted(set(days)):
+        started = time.perf_counter()
+        at = now or datetime.now(timezone.utc)
+        if reprice:
+            if card is None:
+                raise ValueError("re-pricing needs the rate card")
+            reprice_day(client, card, day, tenant_id)
+        through_us = int((at - timedelta(seconds=settle_seconds)).timestamp() * 1_000_000)
+        params = {"day": day, "tenant": tenant_id or "", "through_us": through_us, "aggregated_at": at}
+        client.command(_FACTS_FROM_EVENTS, parameters=params)
+        client.command(_WATERMARKS, parameters={**params, "repriced": reprice})
+        written = client.command(_FACT_ROWS_WRITTEN, parameters=params)
+        results.append(DayAggregated(day=day, fact_rows=int(written or 0), seconds=time.perf_counter() - started))
+    return results
+
+
+def days_needing_aggregation(client: Client, *, since: date, until: date) -> list[date]:
+    rows = client.query(_DAYS_NEEDING_AGGREGATION, parameters={"since": since, "until": until}).result_rows
+    return [row[0] for row in rows]
+
+
+def reprice_day(client: Client, card: RateCard, day: date, tenant_id: str | None) -> None:
+    tenant = tenant_id or ""
+    keys, prices, fallback_models = [], [], []
+    for meter_name, key in client.query(_PRICE_KEYS_OF_DAY, parameters={"day": day, "tenant": tenant}).result_rows:
+        price = card.price(METERS_BY_NAME[meter_name], key, day)
+        if price is None:
+            continue  # nothing on the card for that day: the events keep the cost they were ingested with
+        keys.append(f"{meter_name}|{key}")
+        prices.append(price.unit_price)
+        if price.is_fallback:
+            fallback_models.append(key)
+    client.command(
+        _REPRICE,
+        parameters={
+            "keys": keys,
+            "prices": prices,
+            "fallback_models": sorted(set(fallback_models)),
+            "version": card.latest_version,
+            "day": day,
+            "tenant": tenant,
+        },
+    )

@@ -1,0 +1,191 @@
+"""What the cost-explorer and aggregation endpoints do, one function each; handlers only call these."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from clickhouse_connect.driver.client import Client
+
+from finops.costs.aggregation import aggregate_days, days_needing_aggregation
+from finops.costs.models import (
+    AggregatedDay,
+    AggregateRequest,
+    AggregateResponse,
+    BreakdownResponse,
+    CostRow,
+    CostsResponse,
+    Driver,
+    MonthToDate,
+    PeriodTotal,
+    ShareRow,
+    SummaryResponse,
+    TopDriversResponse,
+)
+from finops.costs.queries import CostReader, CostScope, Dimension, Granularity
+from finops.costs.rate_card import current_rate_card
+from finops.errors import InvalidRequest
+from finops.observability import add_count
+from finops.settings import get_settings
+
+DRIVER_DIMENSIONS: tuple[Dimension, ...] = ("category", "model", "region", "service")
+
+
+def get_costs(
+    client: Client, scope: CostScope, *, granularity: Granularity, group_by: Dimension | None
+) -> CostsResponse:
+    rows = CostReader(client).grouped(scope, granularity=granularity, dimension=group_by)
+    return CostsResponse(
+        tenantId=scope.tenant_id,
+        **{"from": scope.start},
+        to=scope.end,
+        groupBy=group_by,
+        granularity=granularity,
+        total=sum((cost for _, _, cost in rows), Decimal(0)),
+        rows=[CostRow(period=period, key=key, cost=cost) for period, key, cost in rows],
+    )
+
+
+def costs_as_csv(response: CostsResponse) -> str:
+    """The rows of a costs reply as CSV: period, key (with groupBy), cost, currency."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    grouped = response.group_by is not None
+    writer.writerow(["period", response.group_by, "cost", "currency"] if grouped else ["period", "cost", "currency"])
+    for row in response.rows:
+        cost = f"{row.cost.quantize(Decimal('0.000001'))}"
+        writer.writerow(
+            [row.period.isoformat(), row.key, cost, response.currency]
+            if grouped
+            else [row.period.isoformat(), cost, response.currency]
+        )
+    return out.getvalue()
+
+
+def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> BreakdownResponse:
+    rows = CostReader(client).grouped(scope, granularity="total", dimension=dimension)
+    total = sum((cost for _, _, cost in rows), Decimal(0))
+    shares = sorted(
+        (ShareRow(key=key or "", cost=cost, share=_share(cost, total)) for _, key, cost in rows if key),
+        key=lambda r: (-r.cost, r.key),
+    )
+    return BreakdownResponse(
+        tenantId=scope.tenant_id, **{"from": scope.start}, to=scope.end, dimension=dimension, total=total, rows=shares
+    )
+
+
+def get_top_drivers(client: Client, scope: CostScope, *, limit: int) -> TopDriversResponse:
+    total, drivers = _drivers(CostReader(client), scope)
+    return TopDriversResponse(
+        tenantId=scope.tenant_id, **{"from": scope.start}, to=scope.end, total=total, drivers=drivers[:limit]
+    )
+
+
+def get_summary(client: Client, scope: CostScope, *, today: date | None = None) -> SummaryResponse:
+    reader = CostReader(client)
+    rows = reader.by_dimensions(scope, ("category",), with_previous=True)
+    total = sum((r[2] for r in rows), Decimal(0))
+    previous_total = sum((r[3] for r in rows), Decimal(0))
+    _, drivers = _drivers(reader, scope)
+
+    today = today or datetime.now(timezone.utc).date()
+    reference = min(scope.end, today)
+    month_start = reference.replace(day=1)
+    days_in_month = calendar.monthrange(reference.year, reference.month)[1]
+    mtd = reader.total(CostScope(scope.tenant_id, month_start, reference, scope.categories))
+    elapsed = (reference - month_start).days + 1
+    previous = scope.previous()
+    return SummaryResponse(
+        tenantId=scope.tenant_id,
+        **{"from": scope.start},
+        to=scope.end,
+        total=total,
+        previousPeriod=PeriodTotal(**{"from": previous.start}, to=previous.end, total=previous_total),
+        changePercent=_change(total, previous_total),
+        byCategory=sorted(
+            (ShareRow(key=key, cost=cost, share=_share(cost, total)) for _, key, cost, _ in rows if cost != 0),
+            key=lambda r: (-r.cost, r.key),
+        ),
+        topDrivers=drivers[:5],
+        monthToDate=MonthToDate(
+            **{"from": month_start},
+            to=reference,
+            total=mtd,
+            runRate=(mtd / elapsed * days_in_month).quantize(Decimal("0.000001")),
+            daysInMonth=days_in_month,
+        ),
+    )
+
+
+def run_aggregation(client: Client, request: AggregateRequest) -> AggregateResponse:
+    settings = get_settings()
+    days = request.days
+    if len(days) > settings.max_query_days:
+        raise InvalidRequest(f"at most {settings.max_query_days} days per aggregation", field="to", location="body")
+    today = datetime.now(timezone.utc).date()
+    if days[-1] > today:
+        raise InvalidRequest(
+            "cannot aggregate days in the future", field="to" if request.to else "date", location="body"
+        )
+    card = current_rate_card(client) if request.reprice else None
+    done = aggregate_days(
+        client,
+        days,
+        tenant_id=request.tenant_id,
+        reprice=request.reprice,
+        card=card,
+        settle_seconds=settings.aggregation_settle_seconds,
+    )
+    add_count("RowsAggregated", sum(d.fact_rows for d in done))
+    return AggregateResponse(
+        tenantId=request.tenant_id,
+        repriced=request.reprice,
+        days=[AggregatedDay(date=d.day, factRows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
+    )
+
+
+def run_daily_aggregation(client: Client, *, now: datetime | None = None) -> AggregateResponse:
+    """The 01:00 UTC job: yesterday, plus every earlier day that received telemetry after its last run."""
+    settings = get_settings()
+    now = now or datetime.now(timezone.utc)
+    yesterday = now.date() - timedelta(days=1)
+    late = days_needing_aggregation(
+        client, since=yesterday - timedelta(days=settings.late_telemetry_lookback_days), until=yesterday
+    )
+    done = aggregate_days(
+        client, sorted({yesterday, *late}), settle_seconds=settings.aggregation_settle_seconds, now=now
+    )
+    add_count("RowsAggregated", sum(d.fact_rows for d in done))
+    return AggregateResponse(
+        repriced=False,
+        days=[AggregatedDay(date=d.day, factRows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
+    )
+
+
+def _drivers(reader: CostReader, scope: CostScope) -> tuple[Decimal, list[Driver]]:
+    rows = reader.by_dimensions(scope, DRIVER_DIMENSIONS, with_previous=True)
+    total = sum((cost for dimension, _, cost, _ in rows if dimension == "category"), Decimal(0))
+    drivers = [
+        Driver(
+            dimension=dimension,
+            key=key,
+            cost=cost,
+            share=_share(cost, total),
+            previousCost=previous,
+            changePercent=_change(cost, previous),
+        )
+        for dimension, key, cost, previous in rows
+        if cost != 0
+    ]
+    return total, drivers
+
+
+def _share(cost: Decimal, total: Decimal) -> float:
+    return float(round(cost / total, 6)) if total else 0.0
+
+
+def _change(current: Decimal, previous: Decimal) -> float | None:
+    return float(round((current - previous) / previous * 100, 2)) if previous else None

@@ -1,0 +1,172 @@
+"""Cost-explorer queries: costs over time, breakdowns, top drivers and the summary.
+
+Every query reads the *effective* cost rows of one tenant: the cost facts of aggregated days, plus, live from
+the raw events, whatever was ingested after a day's aggregation watermark (today, and late telemetry). So
+spend is visible as soon as it is ingested, and re-aggregation never changes a total, it only moves rows
+from the live path into the facts.
+
+Identifiers in SQL (group-by columns, period expressions) come from fixed mappings; user values are always
+server-side parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from clickhouse_connect.driver.client import Client
+
+from finops.errors import InvalidRequest
+from finops.models.common import Category
+from finops.observability import add_milliseconds
+
+Dimension = Literal["category", "subcategory", "model", "region", "service"]
+Granularity = Literal["daily", "weekly", "monthly", "total"]
+
+DIMENSION_COLUMNS: dict[str, str] = {
+    "category": "service_category",
+    "subcategory": "service_subcategory",
+    "model": "model",
+    "region": "region_id",
+    "service": "service_name",
+}
+# Weeks start on Monday (ISO 8601).
+PERIOD_EXPRESSIONS: dict[str, str] = {
+    "daily": "day",
+    "weekly": "toMonday(day)",
+    "monthly": "toStartOfMonth(day)",
+    "total": "{d0:Date}",
+}
+
+_LIVE_DAYS = """
+SELECT i.usage_date, toUnixTimestamp64Micro(w.through)
+FROM (SELECT usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
+      WHERE tenant_id = {tenant:String} AND usage_date BETWEEN {d0:Date} AND {d1:Date} GROUP BY usage_date) AS i
+LEFT JOIN (SELECT usage_date, max(events_through) AS through FROM cost_aggregation_watermarks
+           WHERE tenant_id = {tenant:String} AND usage_date BETWEEN {d0:Date} AND {d1:Date} GROUP BY usage_date) AS w
+  USING usage_date
+WHERE i.last > w.through
+"""
+
+_FACT_ROWS = """
+SELECT charge_period_start AS day, service_category, service_subcategory, model, region_id, service_name, billed_cost
+FROM cost_facts FINAL
+WHERE tenant_id = {tenant:String} AND charge_period_start BETWEEN {d0:Date} AND {d1:Date}
+  AND (empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))
+"""
+
+_LIVE_ROWS = """
+SELECT usage_date AS day, service_category, meter AS service_subcategory, model, region_id, service_name, cost AS billed_cost
+FROM (SELECT * FROM usage_events FINAL WHERE tenant_id = {tenant:String} AND usage_date IN {live_days:Array(Date)})
+ARRAY JOIN meters AS meter, costs AS cost
+WHERE toUnixTimestamp64Micro(ingested_at) > arrayElement({live_through:Array(Int64)}, indexOf({live_days:Array(Date)}, usage_date))
+  AND (empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))
+"""
+
+
+@dataclass(frozen=True)
+class CostScope:
+    """One tenant's spend over an inclusive range of UTC days, optionally limited to some categories."""
+
+    tenant_id: str
+    start: date
+    end: date
+    categories: tuple[str, ...] = ()
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> CostScope:
+        """The period of the same length just before this one."""
+        return CostScope(
+            self.tenant_id, self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.categories
+        )
+
+
+def make_scope(tenant_id: str, start: date, end: date, *, max_days: int, categories: str | None = None) -> CostScope:
+    if start > end:
+        raise InvalidRequest("`from` must be on or before `to`", field="from")
+    if (end - start).days + 1 > max_days:
+        raise InvalidRequest(f"the range from `from` to `to` may span at most {max_days} days", field="to")
+    return CostScope(tenant_id, start, end, parse_categories(categories))
+
+
+def parse_categories(value: str | None) -> tuple[str, ...]:
+    if value is None or not value.strip():
+        return ()
+    names = [part.strip().upper() for part in value.split(",") if part.strip()]
+    allowed = {c.value for c in Category}
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown categories {unknown}; expected a comma list of {sorted(allowed)}", field="categories"
+        )
+    return tuple(sorted(set(names)))
+
+
+class CostReader:
+    """Builds and runs the queries over a tenant's effective cost rows."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def effective_rows(self, scope: CostScope) -> tuple[str, dict[str, Any]]:
+        """The SQL of the effective cost rows of `scope` and its parameters."""
+        params: dict[str, Any] = {
+            "tenant": scope.tenant_id,
+            "d0": scope.start,
+            "d1": scope.end,
+            "categories": list(scope.categories),
+        }
+        live = self._client.query(_LIVE_DAYS, parameters=params).result_rows
+        if not live:
+            return _FACT_ROWS, params
+        params["live_days"] = [row[0] for row in live]
+        params["live_through"] = [int(row[1]) for row in live]
+        return f"{_FACT_ROWS} UNION ALL {_LIVE_ROWS}", params
+
+    def grouped(
+        self, scope: CostScope, *, granularity: Granularity = "total", dimension: Dimension | None = None
+    ) -> list[tuple[date, str | None, Decimal]]:
+        """Rows of (period start, group key, cost), ordered by period then key."""
+        rows_sql, params = self.effective_rows(scope)
+        period = PERIOD_EXPRESSIONS[granularity]
+        key = f"toString({DIMENSION_COLUMNS[dimension]})" if dimension else "''"
+        sql = (
+            f"SELECT {period} AS period, {key} AS key, sum(billed_cost) AS cost FROM ({rows_sql}) "
+            "GROUP BY period, key ORDER BY period, key"
+        )
+        result = self._timed_query(sql, params)
+        return [(row[0], row[1] if dimension else None, row[2]) for row in result]
+
+    def by_dimensions(
+        self, scope: CostScope, dimensions: Sequence[Dimension], *, with_previous: bool
+    ) -> list[tuple[str, str, Decimal, Decimal]]:
+        """(dimension, key, cost in scope, cost in the previous period) for each value of each dimension."""
+        wide = CostScope(
+            scope.tenant_id, scope.previous().start if with_previous else scope.start, scope.end, scope.categories
+        )
+        rows_sql, params = self.effective_rows(wide)
+        pairs = ", ".join(f"('{name}', toString({DIMENSION_COLUMNS[name]}))" for name in dimensions)
+        sql = (
+            f"SELECT dim.1 AS dimension, dim.2 AS key, "
+            f"sumIf(billed_cost, day >= {{cur0:Date}}) AS cost, sumIf(billed_cost, day < {{cur0:Date}}) AS previous "
+            f"FROM ({rows_sql}) ARRAY JOIN [{pairs}] AS dim "
+            "WHERE dim.2 != '' GROUP BY dimension, key ORDER BY cost DESC, dimension, key"
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in self._timed_query(sql, {**params, "cur0": scope.start})]
+
+    def total(self, scope: CostScope) -> Decimal:
+        rows = self.grouped(scope, granularity="total")
+        return rows[0][2] if rows else Decimal(0)
+
+    def _timed_query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        started = time.perf_counter()
+        rows = self._client.query(sql, parameters=params).result_rows
+        add_milliseconds("QueryLatency", (time.perf_counter() - started) * 1000)
+        return rows

@@ -1,0 +1,240 @@
+"""The versioned rate card: effective-dated unit prices, and the pricing of one event's usage.
+
+Prices live in ClickHouse (`rate_card`, defaults in `sql/clickhouse/004_rate_card_defaults.sql`). A new
+version applies to usage from its `effective_from` on; usage already ingested keeps its price unless an
+aggregation is asked to re-price (`reprice: true`). Each container caches the card for a minute, so a
+published change reaches every function within about a minute.
+
+Lookup rules, in order: the meter's price for its key (model, region or export type) effective on the usage
+day; for AI models, the longest card model that prefixes the model name at a '-' boundary (so
+`gpt-4o-2024-08-06` is priced as `gpt-4o`, `claude-sonnet-4-5-20250929` as `claude-sonnet-4-5`); then the
+meter's '*' default. For AI meters the '*' price is the documented fallback and the event is flagged.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from clickhouse_connect.driver.client import Client
+from pydantic import BaseModel, ConfigDict, Field
+
+from finops.costs.meters import METERS_BY_NAME, Meter
+from finops.errors import InvalidRequest
+from finops.models.common import CURRENCY, Money
+
+DEFAULT_KEY = "*"
+COST_QUANTUM = Decimal("0.000000000001")  # 12 decimals, as stored
+CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Price:
+    unit_price: Decimal
+    version: int
+    is_fallback: bool
+
+
+@dataclass
+class RateCard:
+    # (meter, key) -> effective dates (sorted) and the matching (unit price, version)
+    _dates: dict[tuple[str, str], list[date]] = field(default_factory=lambda: defaultdict(list))
+    _values: dict[tuple[str, str], list[tuple[Decimal, int]]] = field(default_factory=lambda: defaultdict(list))
+    _model_keys: list[str] = field(default_factory=list)  # AI model keys, longest first
+    rows: list[RateCardEntry] = field(default_factory=list)
+
+    @classmethod
+    def from_rows(cls, rows: list[RateCardEntry]) -> RateCard:
+        card = cls(rows=sorted(rows, key=lambda r: (r.meter, r.price_key, r.effective_from)))
+        for row in card.rows:
+            key = (row.meter, row.price_key)
+            card._dates[key].append(row.effective_from)
+            card._values[key].append((row.unit_price, row.version))
+        card._model_keys = sorted(
+            {r.price_key for r in rows if METERS_BY_NAME[r.meter].price_key == "model" and r.price_key != DEFAULT_KEY},
+            key=len,
+            reverse=True,
+        )
+        return card
+
+    @property
+    def latest_version(self) -> int:
+        return max((r.version for r in self.rows), default=0)
+
+    def price(self, meter: Meter, key: str, day: date) -> Price | None:
+        """The unit price of `meter` for `key` on `day`, or None when nothing on the card applies."""
+        if meter.price_key == "model":
+            model_key = self.resolve_model(key)
+            if model_key is not None and (found := self._effective(meter.name, model_key, day)):
+                return Price(found[0], found[1], is_fallback=False)
+            fallback = self._effective(meter.name, DEFAULT_KEY, day)
+            return Price(fallback[0], fallback[1], is_fallback=True) if fallback else None
+        if meter.price_key != "none" and (found := self._effective(meter.name, key, day)):
+            return Price(found[0], found[1], is_fallback=False)
+        default = self._effective(meter.name, DEFAULT_KEY, day)
+        return Price(default[0], default[1], is_fallback=False) if default else None
+
+    def resolve_model(self, model: str) -> str | None:
+        for key in self._model_keys:
+            if model == key or model.startswith(key + "-"):
+                return key
+        return None
+
+    def _effective(self, meter: str, key: str, day: date) -> tuple[Decimal, int] | None:
+        dates = self._dates.get((meter, key))
+        if not dates:
+            return None
+        index = bisect.bisect_right(dates, day) - 1
+        return self._values[(meter, key)][index] if index >= 0 else None
+
+
+def line_cost(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    return (quantity * unit_price).quantize(COST_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+# --- loading, caching and publishing -------------------------------------------------------------------
+
+_cache_lock = threading.Lock()
+_cached: tuple[float, RateCard] | None = None
+
+
+def current_rate_card(client: Client, *, max_age_seconds: float = CACHE_SECONDS) -> RateCard:
+    global _cached
+    now = time.monotonic()
+    with _cache_lock:
+        if _cached is not None and now - _cached[0] < max_age_seconds:
+            return _cached[1]
+    card = load_rate_card(client)
+    with _cache_lock:
+        _cached = (now, card)
+    return card
+
+
+def forget_cached_rate_card() -> None:
+    global _cached
+    with _cache_lock:
+        _cached = None
+
+
+def load_rate_card(client: Client) -> RateCard:
+    result = client.query(
+        "SELECT version, effective_from, meter, price_key, unit_price, pricing_unit, source "
+        "FROM rate_card FINAL ORDER BY meter, price_key, effective_from"
+    )
+    return RateCard.from_rows(
+        [
+            RateCardEntry(
+                version=r[0],
+                effective_from=r[1],
+                meter=r[2],
+                price_key=r[3],
+                unit_price=r[4],
+                pricing_unit=r[5],
+                source=r[6],
+            )
+            for r in result.result_rows
+        ]
+    )
+
+
+def publish_rate_card(client: Client, request: PublishRateCardRequest) -> RateCardResponse:
+    """Add a new version: its prices apply to usage from `effectiveFrom` on."""
+    for index, entry in enumerate(request.prices):
+        if entry.meter not in METERS_BY_NAME:
+            raise InvalidRequest(
+                f"unknown meter {entry.meter!r}; expected one of {sorted(METERS_BY_NAME)}",
+                field=f"prices.{index}.meter",
+                location="body",
+            )
+    version = int(client.command("SELECT max(version) FROM rate_card") or 0) + 1
+    published_at = datetime.now(timezone.utc)
+    rows = [
+        [
+            version,
+            request.effective_from,
+            entry.meter,
+            entry.price_key,
+            entry.unit_price,
+            METERS_BY_NAME[entry.meter].pricing_unit,
+            request.source,
+            published_at,
+        ]
+        for entry in request.prices
+    ]
+    client.insert(
+        "rate_card",
+        rows,
+        column_names=[
+            "version",
+            "effective_from",
+            "meter",
+            "price_key",
+            "unit_price",
+            "pricing_unit",
+            "source",
+            "published_at",
+        ],
+    )
+    forget_cached_rate_card()
+    return rate_card_response(load_rate_card(client), as_of=request.effective_from)
+
+
+def rate_card_response(card: RateCard, as_of: date) -> RateCardResponse:
+    """The prices in effect on `as_of`: for each (meter, key) the latest version effective by then."""
+    latest: dict[tuple[str, str], RateCardEntry] = {}
+    for row in card.rows:
+        if row.effective_from <= as_of:
+            latest[(row.meter, row.price_key)] = row
+    return RateCardResponse(
+        asOf=as_of, currency=CURRENCY, prices=sorted(latest.values(), key=lambda r: (r.meter, r.price_key))
+    )
+
+
+# --- API models ----------------------------------------------------------------------------------------
+
+
+class RateCardEntry(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    version: int = 0
+    effective_from: date = Field(alias="effectiveFrom")
+    meter: str
+    price_key: str = Field(alias="priceKey")
+    unit_price: Money = Field(alias="unitPrice")
+    pricing_unit: str = Field(alias="pricingUnit")
+    source: str = ""
+
+
+class NewPrice(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    meter: str = Field(description="One of the meters, e.g. input_tokens, output_tokens, vcpu_seconds, egress_gb")
+    price_key: str = Field(
+        DEFAULT_KEY,
+        alias="priceKey",
+        min_length=1,
+        max_length=128,
+        description="Model (AI meters), region (egress_gb), export type (exports), or '*' for the meter's default",
+    )
+    unit_price: Decimal = Field(alias="unitPrice", ge=0, le=Decimal("1000000"), decimal_places=12)
+
+
+class PublishRateCardRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    effective_from: date = Field(alias="effectiveFrom")
+    source: str = Field(min_length=1, max_length=500, description="Where these prices come from")
+    prices: list[NewPrice] = Field(min_length=1, max_length=5000)
+
+
+class RateCardResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    as_of: date = Field(alias="asOf")
+    currency: str
+    prices: list[RateCardEntry]

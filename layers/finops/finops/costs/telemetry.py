@@ -1,0 +1,141 @@
+"""Usage telemetry events: the request and reply of the ingest endpoint and the per-event validation.
+
+The batch is validated event by event so that one bad event is rejected with its index and reason while
+the valid ones in the same batch are kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from finops.models.common import Category, TenantId
+
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Count = Annotated[int, Field(ge=0, le=10**15, strict=True)]
+Quantity = Annotated[Decimal, Field(ge=0, le=Decimal("1e15"), decimal_places=9, allow_inf_nan=False)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, str_strip_whitespace=True)
+
+    event_id: str = Field(alias="eventId", min_length=1, max_length=128, description="Unique id; re-sending it is safe")
+    tenant_id: TenantId = Field(alias="tenantId")
+    timestamp: datetime = Field(description="ISO 8601; UTC (a timestamp without an offset is read as UTC)")
+    service: Name
+    region: Name
+    cost_usd: Decimal | None = Field(
+        None,
+        alias="costUsd",
+        ge=0,
+        le=Decimal("1e9"),
+        decimal_places=12,
+        allow_inf_nan=False,
+        description="A cost the caller already knows; without it the rate card prices the usage",
+    )
+
+    @field_validator("timestamp")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class AiEvent(_Event):
+    category: Literal[Category.AI]
+    model: Annotated[str, Field(min_length=1, max_length=128)]
+    input_tokens: Count = Field(alias="inputTokens", description="Uncached input tokens")
+    output_tokens: Count = Field(alias="outputTokens")
+    cached_input_tokens: Count = Field(
+        0, alias="cachedInputTokens", description="Input tokens read from a prompt cache"
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _normalise_model(cls, value: str) -> str:
+        return value.lower()
+
+
+class ComputeEvent(_Event):
+    category: Literal[Category.COMPUTE]
+    vcpu_seconds: Quantity = Field(alias="vcpuSeconds")
+    memory_gb_seconds: Quantity = Field(alias="memoryGbSeconds")
+
+
+class StorageEvent(_Event):
+    category: Literal[Category.STORAGE]
+    gb_hours: Quantity = Field(alias="gbHours")
+
+
+class ExportEvent(_Event):
+    category: Literal[Category.EXPORT]
+    export_type: Name = Field(alias="exportType")
+    exports: Count
+    bytes: Count
+
+
+class EgressEvent(_Event):
+    category: Literal[Category.EGRESS]
+    bytes: Count
+
+
+UsageEvent = Annotated[
+    AiEvent | ComputeEvent | StorageEvent | ExportEvent | EgressEvent,
+    Field(discriminator="category"),
+]
+_event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)
+
+
+def parse_event(raw: Any) -> UsageEvent:
+    """Validate one event; raises ValueError with a readable reason naming the field and the rule."""
+    try:
+        return _event_adapter.validate_python(raw)
+    except ValidationError as error:
+        raise ValueError(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in item["loc"] if p not in [c.value for c in Category]) or "event"
+        parts.append(f"{loc}: {item['msg']}")
+    return "; ".join(parts)
+
+
+class TelemetryBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=5000,
+        description=(
+            "Usage events. Common fields: eventId, tenantId, timestamp, category (AI, COMPUTE, STORAGE, EXPORT, "
+            "EGRESS), service, region, optional costUsd. AI: model, inputTokens, outputTokens, optional "
+            "cachedInputTokens. COMPUTE: vcpuSeconds, memoryGbSeconds. STORAGE: gbHours. EXPORT: exportType, "
+            "exports, bytes. EGRESS: bytes. Each event is validated on its own."
+        ),
+    )
+
+
+class RejectedEvent(BaseModel):
+    index: int
+    error: str
+
+
+class FlaggedEvent(BaseModel):
+    index: int
+    warning: str
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedEvent]
+    flagged: list[FlaggedEvent] = Field(
+        default_factory=list,
+        description="Accepted events priced by a fallback (for example a model missing from the rate card)",
+    )

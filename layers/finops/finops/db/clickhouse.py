@@ -1,0 +1,63 @@
+"""The ClickHouse client: one per container, created on first use.
+
+`CLICKHOUSE_URL` chooses the engine: `chdb:///abs/dir` (or `chdb://memory`) runs ClickHouse in-process
+through clickhouse-connect's chDB backend (local stack and tests); `https://host:8443` talks to a server or
+cluster, with the user and password from the Secrets Manager secret named by `CLICKHOUSE_SECRET_ARN`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from finops.settings import get_settings
+
+_lock = threading.Lock()
+_client: Client | None = None
+
+
+def get_client() -> Client:
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = connect(database=get_settings().clickhouse_database)
+    return _client
+
+
+def connect(database: str | None = None) -> Client:
+    """A new client on the configured engine; `database=None` for server-level statements."""
+    settings = get_settings()
+    url = settings.clickhouse_url
+    kwargs: dict[str, Any] = {}
+    if database:
+        kwargs["database"] = database
+    if url.startswith("chdb://"):
+        path = url.removeprefix("chdb://")
+        if path and path != "memory":
+            kwargs["path"] = path
+        return clickhouse_connect.get_client(interface="chdb", **kwargs)
+    if settings.clickhouse_secret_arn:
+        kwargs.update(_credentials(settings.clickhouse_secret_arn))
+    return clickhouse_connect.get_client(dsn=url, **kwargs)
+
+
+def reset_client() -> None:
+    """Drop the cached client (tests switch databases; the local server reloads settings)."""
+    global _client
+    with _lock:
+        if _client is not None:
+            _client.close()
+        _client = None
+
+
+def _credentials(secret_arn: str) -> dict[str, str]:
+    import boto3  # only deployments with a secret pay for importing boto3
+
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    values = json.loads(secret["SecretString"])
+    return {"username": values["username"], "password": values["password"]}

@@ -1,0 +1,41 @@
+"""Domain errors raised by the layer. `finops.api` maps them to HTTP in one place."""
+
+from __future__ import annotations
+
+
+class FinOpsError(Exception):
+    """Base of every error the service answers with a 4xx."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None, location: str = "query") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.location = location
+
+
+class Unauthorized(FinOpsError):
+    status_code = 401
+
+
+class Forbidden(FinOpsError):
+    status_code = 403
+
+
+class NotFound(FinOpsError):
+    status_code = 404
+
+
+class Conflict(FinOpsError):
+    status_code = 409
+
+
+class PreconditionFailed(FinOpsError):
+    status_code = 412
+
+
+class InvalidRequest(FinOpsError):
+    """A request that parsed but breaks a rule across fields (for example `from` after `to`)."""
+
+    status_code = 422

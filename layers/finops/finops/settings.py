@@ -1,0 +1,55 @@
+"""Typed settings, read from the environment once per container and validated at cold start.
+
+Every environment variable the service reads is declared here, nowhere else. A malformed value fails
+loudly when the function initialises, not at the first request that happens to need it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    # ClickHouse. `chdb:///abs/dir` runs the engine in-process (local stack and tests); production uses
+    # `https://host:8443` (user and password from the secret named by CLICKHOUSE_SECRET_ARN).
+    clickhouse_url: str = Field("chdb://memory", alias="CLICKHOUSE_URL")
+    clickhouse_database: str = Field("finops", alias="CLICKHOUSE_DATABASE", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_secret_arn: str | None = Field(None, alias="CLICKHOUSE_SECRET_ARN")
+
+    # JWT claim names set by the HTTP API's JWT authorizer.
+    tenant_claim: str = Field("tenant_id", alias="TENANT_CLAIM", min_length=1)
+    roles_claim: str = Field("roles", alias="ROLES_CLAIM", min_length=1)
+
+    # Ingestion limits.
+    max_event_age_days: int = Field(400, alias="MAX_EVENT_AGE_DAYS", ge=1, le=3650)
+    max_clock_skew_seconds: int = Field(300, alias="MAX_CLOCK_SKEW_SECONDS", ge=0, le=86_400)
+
+    # Aggregation: events ingested within this many seconds of an aggregation's start are left to the
+    # live path, so an insert still in flight when the aggregation reads is never missed.
+    aggregation_settle_seconds: int = Field(60, alias="AGGREGATION_SETTLE_SECONDS", ge=0, le=3600)
+    # How far back the daily job looks for days that received late telemetry.
+    late_telemetry_lookback_days: int = Field(35, alias="LATE_TELEMETRY_LOOKBACK_DAYS", ge=1, le=400)
+
+    max_query_days: int = Field(400, alias="MAX_QUERY_DAYS", ge=1, le=3650)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings.model_validate({k: v for k, v in os.environ.items() if k in _ENV_NAMES})
+    except ValidationError as error:  # pragma: no cover - exercised by a test through reload
+        raise RuntimeError(f"invalid service configuration: {error}") from error
+
+
+_ENV_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
+
+
+def reload_settings() -> Settings:
+    """Forget the cached settings (tests and the local server change the environment)."""
+    get_settings.cache_clear()
+    return get_settings()

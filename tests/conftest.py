@@ -1,0 +1,82 @@
+"""Shared fixtures: a real chDB engine per test process and a fresh, migrated database per test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# One chDB data directory per test process (chDB allows one process per directory), set before any
+# settings are read.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_ENGINE_DIR = Path(tempfile.mkdtemp(prefix=f"finops-tests-{_WORKER}-"))
+os.environ["CLICKHOUSE_URL"] = f"chdb://{_ENGINE_DIR}"
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FinOps")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+from local.lambda_runtime import ROOT, LambdaContext, decode_body, http_api_event, load_function  # noqa: E402
+
+from finops.costs.rate_card import forget_cached_rate_card  # noqa: E402
+from finops.db import clickhouse as clickhouse_db  # noqa: E402
+from finops.db.migrate import apply_migrations  # noqa: E402
+from finops.settings import reload_settings  # noqa: E402
+
+CLICKHOUSE_SQL = ROOT / "sql" / "clickhouse"
+
+
+@pytest.fixture
+def clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh database with every migration applied; the layer's cached client points at it."""
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("CLICKHOUSE_DATABASE", database)
+    reload_settings()
+    admin = clickhouse_db.connect()
+    apply_migrations(admin, database, CLICKHOUSE_SQL)
+    clickhouse_db.reset_client()
+    forget_cached_rate_card()
+    client = clickhouse_db.get_client()
+    yield client
+    clickhouse_db.reset_client()
+    admin.command(f"DROP DATABASE IF EXISTS {database}")
+    admin.close()
+    forget_cached_rate_card()
+
+
+def claims(tenant: str | None, *roles: str) -> dict[str, Any]:
+    """JWT claims as API Gateway passes them (roles flattened to '[a b]', as HTTP APIs do with arrays)."""
+    result: dict[str, Any] = {"sub": f"{tenant or 'svc'}-caller", "roles": "[" + " ".join(roles) + "]"}
+    if tenant is not None:
+        result["tenant_id"] = tenant
+    return result
+
+
+class Api:
+    """Calls a function's handler in-process with an API Gateway HTTP API event."""
+
+    def __call__(
+        self,
+        function: str,
+        method: str,
+        path: str,
+        *,
+        auth: dict[str, Any] | None,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        path_parameters: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        module = load_function(function)
+        event = http_api_event(method, path, query=query, body=body, claims=auth, path_parameters=path_parameters)
+        response = module.lambda_handler(event, LambdaContext(function_name=function))
+        return response["statusCode"], decode_body(response), response.get("headers") or {}
+
+
+@pytest.fixture
+def api() -> Api:
+    return Api()
