@@ -21,12 +21,12 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from local.lambda_runtime import ROOT, LambdaContext, decode_body, http_api_event, load_function  # noqa: E402
-
 from finops.costs.rate_card import forget_cached_rate_card  # noqa: E402
 from finops.db import clickhouse as clickhouse_db  # noqa: E402
 from finops.db.migrate import apply_migrations  # noqa: E402
 from finops.settings import reload_settings  # noqa: E402
+
+from local.lambda_runtime import ROOT, LambdaContext, decode_body, http_api_event, load_function  # noqa: E402
 
 CLICKHOUSE_SQL = ROOT / "sql" / "clickhouse"
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from finops.api import current_principal, make_resolver
 from finops.costs.rate_card import RateCardResponse, current_rate_card, rate_card_response
 from finops.db.clickhouse import get_client
@@ -21,7 +20,7 @@ def rate_card(
     as_of: Annotated[date | None, Query(alias="asOf", description="Default: today (UTC)")] = None,
 ) -> RateCardResponse:
     current_principal(router)  # prices are not tenant data, but only callers with a valid token see them
-    return rate_card_response(current_rate_card(get_client()), as_of or datetime.now(timezone.utc).date())
+    return rate_card_response(current_rate_card(get_client()), as_of or datetime.now(UTC).date())
 
 
 app = make_resolver(router)

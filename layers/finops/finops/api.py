@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from finops.auth import Principal, principal_from_claims
 from finops.errors import FinOpsError
@@ -35,6 +36,7 @@ def make_resolver(router: Router) -> APIGatewayHttpResolver:
 def current_principal(app: APIGatewayHttpResolver | Router) -> Principal:
     """The caller of the request being handled (401 without claims, 403 without a usable role)."""
     event = app.current_event
+    assert isinstance(event, APIGatewayProxyEventV2)
     principal = principal_from_claims(event.request_context.authorizer.jwt_claim)
     logger.append_keys(tenant_id=principal.tenant_id, roles=sorted(r.value for r in principal.roles))
     return principal

@@ -14,20 +14,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from finops.errors import Forbidden, Unauthorized
 from finops.settings import get_settings
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     USER = "user"
     ADMIN = "admin"
     SYSTEM = "system"
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     READ_COSTS = "read_costs"
     INGEST = "ingest"
     AGGREGATE = "aggregate"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
 
     # ClickHouse. `chdb:///abs/dir` runs the engine in-process (local stack and tests); production uses
     # `https://host:8443` (user and password from the secret named by CLICKHOUSE_SECRET_ARN).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
@@ -72,10 +72,10 @@ _PRICE_KEY_SQL = """multiIf(
 _REPRICE = f"""
 ALTER TABLE usage_events
 UPDATE
-    costs = arrayMap((m, q, c) -> if(has({{keys:Array(String)}}, concat(m, '|', {_PRICE_KEY_SQL.format(m="m")})),
-        toDecimal128(q * transform(concat(m, '|', {_PRICE_KEY_SQL.format(m="m")}),
-                                   {{keys:Array(String)}}, {{prices:Array(Decimal(38, 12))}}, toDecimal128(0, 12)), 12),
-        c), meters, quantities, costs),
+    -- i: where the meter's price is in the parameter arrays (0: not on the card that day, keep the cost)
+    costs = arrayMap((q, c, i) -> if(i > 0, toDecimal128(q * {{prices:Array(Decimal(38, 12))}}[i], 12), c),
+        quantities, costs,
+        arrayMap(m -> indexOf({{keys:Array(String)}}, concat(m, '|', {_PRICE_KEY_SQL.format(m="m")})), meters)),
     priced_by = if(service_category = 'AI' AND has({{fallback_models:Array(String)}}, toString(model)), 'fallback', 'rate_card'),
     rate_card_version = {{version:UInt32}}
 WHERE usage_date = {{day:Date}} AND priced_by != 'caller' AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})
@@ -109,7 +109,7 @@ def aggregate_days(
     results = []
     for day in sorted(set(days)):
         started = time.perf_counter()
-        at = now or datetime.now(timezone.utc)
+        at = now or datetime.now(UTC)
         if reprice:
             if card is None:
                 raise ValueError("re-pricing needs the rate card")
@@ -119,7 +119,7 @@ def aggregate_days(
         client.command(_FACTS_FROM_EVENTS, parameters=params)
         client.command(_WATERMARKS, parameters={**params, "repriced": reprice})
         written = client.command(_FACT_ROWS_WRITTEN, parameters=params)
-        results.append(DayAggregated(day=day, fact_rows=int(written or 0), seconds=time.perf_counter() - started))
+        results.append(DayAggregated(day=day, fact_rows=int(str(written or 0)), seconds=time.perf_counter() - started))
     return results
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from clickhouse_connect.driver.client import Client
@@ -39,10 +39,10 @@ def get_costs(
 ) -> CostsResponse:
     rows = CostReader(client).grouped(scope, granularity=granularity, dimension=group_by)
     return CostsResponse(
-        tenantId=scope.tenant_id,
-        **{"from": scope.start},
+        tenant_id=scope.tenant_id,
+        from_=scope.start,
         to=scope.end,
-        groupBy=group_by,
+        group_by=group_by,
         granularity=granularity,
         total=sum((cost for _, _, cost in rows), Decimal(0)),
         rows=[CostRow(period=period, key=key, cost=cost) for period, key, cost in rows],
@@ -73,14 +73,14 @@ def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> Bre
         key=lambda r: (-r.cost, r.key),
     )
     return BreakdownResponse(
-        tenantId=scope.tenant_id, **{"from": scope.start}, to=scope.end, dimension=dimension, total=total, rows=shares
+        tenant_id=scope.tenant_id, from_=scope.start, to=scope.end, dimension=dimension, total=total, rows=shares
     )
 
 
 def get_top_drivers(client: Client, scope: CostScope, *, limit: int) -> TopDriversResponse:
     total, drivers = _drivers(CostReader(client), scope)
     return TopDriversResponse(
-        tenantId=scope.tenant_id, **{"from": scope.start}, to=scope.end, total=total, drivers=drivers[:limit]
+        tenant_id=scope.tenant_id, from_=scope.start, to=scope.end, total=total, drivers=drivers[:limit]
     )
 
 
@@ -91,7 +91,7 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
     previous_total = sum((r[3] for r in rows), Decimal(0))
     _, drivers = _drivers(reader, scope)
 
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     reference = min(scope.end, today)
     month_start = reference.replace(day=1)
     days_in_month = calendar.monthrange(reference.year, reference.month)[1]
@@ -99,23 +99,23 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
     elapsed = (reference - month_start).days + 1
     previous = scope.previous()
     return SummaryResponse(
-        tenantId=scope.tenant_id,
-        **{"from": scope.start},
+        tenant_id=scope.tenant_id,
+        from_=scope.start,
         to=scope.end,
         total=total,
-        previousPeriod=PeriodTotal(**{"from": previous.start}, to=previous.end, total=previous_total),
-        changePercent=_change(total, previous_total),
-        byCategory=sorted(
+        previous_period=PeriodTotal(from_=previous.start, to=previous.end, total=previous_total),
+        change_percent=_change(total, previous_total),
+        by_category=sorted(
             (ShareRow(key=key, cost=cost, share=_share(cost, total)) for _, key, cost, _ in rows if cost != 0),
             key=lambda r: (-r.cost, r.key),
         ),
-        topDrivers=drivers[:5],
-        monthToDate=MonthToDate(
-            **{"from": month_start},
+        top_drivers=drivers[:5],
+        month_to_date=MonthToDate(
+            from_=month_start,
             to=reference,
             total=mtd,
-            runRate=(mtd / elapsed * days_in_month).quantize(Decimal("0.000001")),
-            daysInMonth=days_in_month,
+            run_rate=(mtd / elapsed * days_in_month).quantize(Decimal("0.000001")),
+            days_in_month=days_in_month,
         ),
     )
 
@@ -125,7 +125,7 @@ def run_aggregation(client: Client, request: AggregateRequest) -> AggregateRespo
     days = request.days
     if len(days) > settings.max_query_days:
         raise InvalidRequest(f"at most {settings.max_query_days} days per aggregation", field="to", location="body")
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     if days[-1] > today:
         raise InvalidRequest(
             "cannot aggregate days in the future", field="to" if request.to else "date", location="body"
@@ -141,27 +141,27 @@ def run_aggregation(client: Client, request: AggregateRequest) -> AggregateRespo
     )
     add_count("RowsAggregated", sum(d.fact_rows for d in done))
     return AggregateResponse(
-        tenantId=request.tenant_id,
+        tenant_id=request.tenant_id,
         repriced=request.reprice,
-        days=[AggregatedDay(date=d.day, factRows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
+        days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
     )
 
 
-def run_daily_aggregation(client: Client, *, now: datetime | None = None) -> AggregateResponse:
-    """The 01:00 UTC job: yesterday, plus every earlier day that received telemetry after its last run."""
+def run_daily_aggregation(client: Client, *, today: date | None = None) -> AggregateResponse:
+    """The 01:00 UTC job: yesterday, plus every earlier day that received telemetry after its last run.
+
+    `today` is the schedule's day, so a delayed or replayed run aggregates the days it was meant for; the
+    cut-off between facts and live events is always the real clock.
+    """
     settings = get_settings()
-    now = now or datetime.now(timezone.utc)
-    yesterday = now.date() - timedelta(days=1)
+    yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
     late = days_needing_aggregation(
         client, since=yesterday - timedelta(days=settings.late_telemetry_lookback_days), until=yesterday
     )
-    done = aggregate_days(
-        client, sorted({yesterday, *late}), settle_seconds=settings.aggregation_settle_seconds, now=now
-    )
+    done = aggregate_days(client, sorted({yesterday, *late}), settle_seconds=settings.aggregation_settle_seconds)
     add_count("RowsAggregated", sum(d.fact_rows for d in done))
     return AggregateResponse(
-        repriced=False,
-        days=[AggregatedDay(date=d.day, factRows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
+        repriced=False, days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done]
     )
 
 
@@ -174,8 +174,8 @@ def _drivers(reader: CostReader, scope: CostScope) -> tuple[Decimal, list[Driver
             key=key,
             cost=cost,
             share=_share(cost, total),
-            previousCost=previous,
-            changePercent=_change(cost, previous),
+            previous_cost=previous,
+            change_percent=_change(cost, previous),
         )
         for dimension, key, cost, previous in rows
         if cost != 0

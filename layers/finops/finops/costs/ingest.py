@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -72,7 +72,7 @@ def authorize_batch(principal: Principal, raw_events: Sequence[Any]) -> None:
 
 
 def ingest(client: Client, card: RateCard, raw_events: Sequence[Any], *, now: datetime | None = None) -> IngestResult:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     settings = get_settings()
     earliest = now - timedelta(days=settings.max_event_age_days)
     latest = now + timedelta(seconds=settings.max_clock_skew_seconds)

@@ -11,7 +11,7 @@ from finops.models.common import CURRENCY, Money, TenantId
 
 
 class _Reply(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 
 
 class CostRow(_Reply):
@@ -102,7 +102,7 @@ class SummaryResponse(_Reply):
 class AggregateRequest(BaseModel):
     """Either `date`, or `from` and `to` (inclusive, at most 400 days)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     date_: date | None = Field(None, alias="date")
     from_: date | None = Field(None, alias="from")

@@ -167,6 +167,6 @@ class CostReader:
 
     def _timed_query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
-        rows = self._client.query(sql, parameters=params).result_rows
+        rows = [tuple(row) for row in self._client.query(sql, parameters=params).result_rows]
         add_milliseconds("QueryLatency", (time.perf_counter() - started) * 1000)
         return rows

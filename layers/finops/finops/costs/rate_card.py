@@ -18,7 +18,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from clickhouse_connect.driver.client import Client
@@ -151,8 +151,8 @@ def publish_rate_card(client: Client, request: PublishRateCardRequest) -> RateCa
                 field=f"prices.{index}.meter",
                 location="body",
             )
-    version = int(client.command("SELECT max(version) FROM rate_card") or 0) + 1
-    published_at = datetime.now(timezone.utc)
+    version = int(str(client.command("SELECT max(version) FROM rate_card") or 0)) + 1
+    published_at = datetime.now(UTC)
     rows = [
         [
             version,
@@ -191,7 +191,7 @@ def rate_card_response(card: RateCard, as_of: date) -> RateCardResponse:
         if row.effective_from <= as_of:
             latest[(row.meter, row.price_key)] = row
     return RateCardResponse(
-        asOf=as_of, currency=CURRENCY, prices=sorted(latest.values(), key=lambda r: (r.meter, r.price_key))
+        as_of=as_of, currency=CURRENCY, prices=sorted(latest.values(), key=lambda r: (r.meter, r.price_key))
     )
 
 
@@ -199,7 +199,7 @@ def rate_card_response(card: RateCard, as_of: date) -> RateCardResponse:
 
 
 class RateCardEntry(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 
     version: int = 0
     effective_from: date = Field(alias="effectiveFrom")
@@ -211,7 +211,7 @@ class RateCardEntry(BaseModel):
 
 
 class NewPrice(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     meter: str = Field(description="One of the meters, e.g. input_tokens, output_tokens, vcpu_seconds, egress_gb")
     price_key: str = Field(
@@ -225,7 +225,7 @@ class NewPrice(BaseModel):
 
 
 class PublishRateCardRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     effective_from: date = Field(alias="effectiveFrom")
     source: str = Field(min_length=1, max_length=500, description="Where these prices come from")
@@ -233,7 +233,7 @@ class PublishRateCardRequest(BaseModel):
 
 
 class RateCardResponse(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 
     as_of: date = Field(alias="asOf")
     currency: str

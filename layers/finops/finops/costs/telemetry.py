@@ -6,7 +6,7 @@ the valid ones in the same batch are kept.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -20,7 +20,9 @@ Quantity = Annotated[Decimal, Field(ge=0, le=Decimal("1e15"), decimal_places=9, 
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, str_strip_whitespace=True
+    )
 
     event_id: str = Field(alias="eventId", min_length=1, max_length=128, description="Unique id; re-sending it is safe")
     tenant_id: TenantId = Field(alias="tenantId")
@@ -41,8 +43,8 @@ class _Event(BaseModel):
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class AiEvent(_Event):
@@ -87,7 +89,7 @@ UsageEvent = Annotated[
     AiEvent | ComputeEvent | StorageEvent | ExportEvent | EgressEvent,
     Field(discriminator="category"),
 ]
-_event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)
+_event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)  # type: ignore[arg-type]
 
 
 def parse_event(raw: Any) -> UsageEvent:

@@ -15,6 +15,7 @@ Usage: python -m finops.db.migrate [--sql-dir sql/clickhouse] [--cluster NAME --
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import re
 import sys
@@ -144,14 +145,7 @@ def render_for_cluster(statements: tuple[str, ...] | list[str], cluster: str, sh
             ddl = statement.replace(
                 f"CREATE TABLE IF NOT EXISTS {table}", f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER '{cluster}'", 1
             )
-            ddl = _ENGINE.sub(
-                lambda m: (
-                    f"ENGINE = Replicated{m.group(1)}({replica_path}, '{{replica}}'"
-                    + (f", {m.group(2)})" if m.group(2) else ")")
-                ),
-                ddl,
-                count=1,
-            )
+            ddl = _ENGINE.sub(functools.partial(_replicated_engine, replica_path=replica_path), ddl, count=1)
             rendered.append(ddl)
             if table in sharded:
                 rendered.append(
@@ -172,6 +166,11 @@ def render_for_cluster(statements: tuple[str, ...] | list[str], cluster: str, sh
         else:
             rendered.append(statement)
     return rendered
+
+
+def _replicated_engine(engine: re.Match[str], replica_path: str) -> str:
+    name, arguments = engine.group(1), engine.group(2)
+    return f"ENGINE = Replicated{name}({replica_path}, '{{replica}}'" + (f", {arguments})" if arguments else ")")
 
 
 def _identifier(name: str) -> str:

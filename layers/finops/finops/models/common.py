@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, PlainSerializer
@@ -11,7 +11,7 @@ from pydantic import Field, PlainSerializer
 CURRENCY = "USD"
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     AI = "AI"
     COMPUTE = "COMPUTE"
     STORAGE = "STORAGE"

@@ -1,0 +1,48 @@
+"""Builders of realistic test input, with dates relative to today (the ingest path refuses events older
+than 400 days or in the future)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+_ids = itertools.count(1)
+
+TELEMETRY = "/v1/analytics/finops/telemetry"
+COSTS = "/v1/analytics/finops/costs"
+AGGREGATE = "/v1/analytics/finops/aggregate"
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def days_ago(n: int) -> date:
+    return today() - timedelta(days=n)
+
+
+def at(day: date, hour: int = 12) -> str:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def event(tenant: str = "acme", day: date | None = None, category: str = "AI", **fields: Any) -> dict[str, Any]:
+    """One usage event of `category`; `costUsd` makes its cost exact and independent of the rate card."""
+    usage: dict[str, dict[str, Any]] = {
+        "AI": {"model": "gpt-4o-mini", "inputTokens": 1000, "outputTokens": 100},
+        "COMPUTE": {"vcpuSeconds": 60, "memoryGbSeconds": 120},
+        "STORAGE": {"gbHours": 24},
+        "EXPORT": {"exportType": "csv", "exports": 1, "bytes": 1_000_000},
+        "EGRESS": {"bytes": 10_000_000},
+    }
+    base = {
+        "eventId": f"evt-{next(_ids)}",
+        "tenantId": tenant,
+        "timestamp": at(day or days_ago(1)),
+        "category": category,
+        "service": "reports",
+        "region": "us-east-1",
+        **usage[category],
+    }
+    base.update(fields)
+    return base

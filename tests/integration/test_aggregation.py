@@ -1,0 +1,172 @@
+"""Aggregation into cost facts: idempotent, late telemetry, the daily job, re-pricing on request."""
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from finops.settings import reload_settings
+
+from tests.conftest import claims
+from tests.factories import AGGREGATE, COSTS, TELEMETRY, days_ago, event
+
+SYSTEM = claims(None, "system")
+
+
+def ingest(api, events):
+    status, body, _ = api("ingest_telemetry", "POST", TELEMETRY, auth=SYSTEM, body={"events": events})
+    assert status == 200, body
+    return body
+
+
+def aggregate(api, body, auth=SYSTEM):
+    return api("run_aggregation", "POST", AGGREGATE, auth=auth, body=body)
+
+
+def facts(clickhouse, tenant="acme"):
+    return clickhouse.query(
+        "SELECT charge_period_start, service_category, service_subcategory, model, region_id, service_name, billed_cost, "
+        "event_count FROM cost_facts FINAL WHERE tenant_id = {t:String} ORDER BY ALL",
+        parameters={"t": tenant},
+    ).result_rows
+
+
+def costs(api, tenant, start, end, **query):
+    status, body, _ = api(
+        "get_costs",
+        "GET",
+        COSTS,
+        auth=claims(tenant, "user"),
+        query={"tenantId": tenant, "from": str(start), "to": str(end), **query},
+    )
+    assert status == 200, body
+    return body
+
+
+@pytest.fixture(autouse=True)
+def no_settle_time(clickhouse, monkeypatch):
+    """Aggregate everything ingested so far (in production a 60 s settle window holds the newest back)."""
+    monkeypatch.setenv("AGGREGATION_SETTLE_SECONDS", "0")
+    reload_settings()
+
+
+def test_re_running_an_aggregation_gives_exactly_the_same_facts(clickhouse, api):
+    day = days_ago(2)
+    ingest(api, [event(day=day, costUsd="0.10") for _ in range(30)] + [event(day=day, category="EGRESS")])
+    status, first_reply, _ = aggregate(api, {"date": str(day)})
+    assert status == 200, first_reply
+    first = facts(clickhouse)
+    assert first and first_reply["days"][0]["factRows"] == len(first)
+    aggregate(api, {"date": str(day)})
+    aggregate(api, {"from": str(day), "to": str(day), "tenantId": "acme"})
+    assert facts(clickhouse) == first
+    assert Decimal(str(costs(api, "acme", day, day)["total"])) == Decimal("3.00") + sum(
+        f[6] for f in first if f[1] == "EGRESS"
+    )
+
+
+def test_totals_are_the_same_before_and_after_aggregation(clickhouse, api):
+    day = days_ago(3)
+    ingest(api, [event(day=day, model=m, inputTokens=12345, outputTokens=678) for m in ("gpt-4o", "gpt-4o-mini", "o3")])
+    before = costs(api, "acme", day, day, groupBy="model")
+    aggregate(api, {"date": str(day)})
+    assert facts(clickhouse)
+    assert costs(api, "acme", day, day, groupBy="model") == before
+
+
+def test_late_telemetry_is_visible_at_once_and_picked_up_by_re_running_the_day(clickhouse, api):
+    day = days_ago(4)
+    ingest(api, [event(day=day, costUsd="1")])
+    aggregate(api, {"date": str(day)})
+    # Given late telemetry for the aggregated day
+    ingest(api, [event(day=day, costUsd="2")])
+    # Then it counts at once (live path), exactly once
+    assert costs(api, "acme", day, day)["total"] == 3
+    # And re-running the day moves it into the facts without changing the total
+    aggregate(api, {"date": str(day)})
+    assert sum(f[6] for f in facts(clickhouse)) == Decimal(3)
+    assert costs(api, "acme", day, day)["total"] == 3
+
+
+def test_daily_job_aggregates_yesterday_and_days_with_late_telemetry(clickhouse, api):
+    from local.lambda_runtime import LambdaContext, load_function
+
+    yesterday, late_day, untouched = days_ago(1), days_ago(6), days_ago(8)
+    ingest(api, [event(day=d, costUsd="1") for d in (yesterday, late_day, untouched)])
+    aggregate(api, {"date": str(untouched)})
+    scheduled = {
+        "version": "0",
+        "id": "9f1e6c3a-0000-4000-8000-000000000001",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": datetime.combine(datetime.now(UTC).date(), time(1, 0), tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/daily-aggregation"],
+        "detail": {},
+    }
+    result = load_function("run_daily_aggregation").lambda_handler(scheduled, LambdaContext())
+    assert {d["date"] for d in result["days"]} == {str(yesterday), str(late_day)}
+    # Safe to run twice: nothing left to do but yesterday, and the facts do not change
+    before = facts(clickhouse)
+    again = load_function("run_daily_aggregation").lambda_handler(scheduled, LambdaContext())
+    assert {d["date"] for d in again["days"]} == {str(yesterday)}
+    assert facts(clickhouse) == before
+
+
+def test_price_change_reprices_older_days_only_when_asked(clickhouse, api):
+    day = days_ago(5)
+    ingest(api, [event(day=day, model="gpt-4o", inputTokens=1_000_000, outputTokens=0)])
+    assert costs(api, "acme", day, day)["total"] == 2.5
+    status, body, _ = api(
+        "publish_rate_card",
+        "POST",
+        "/v1/analytics/finops/rate-card",
+        auth=SYSTEM,
+        body={
+            "effectiveFrom": str(day - timedelta(days=1)),
+            "source": "test",
+            "prices": [{"meter": "input_tokens", "priceKey": "gpt-4o", "unitPrice": 2.0}],
+        },
+    )
+    assert status == 200, body
+    aggregate(api, {"date": str(day)})
+    assert costs(api, "acme", day, day)["total"] == 2.5  # not asked: old price kept
+    status, body, _ = aggregate(api, {"date": str(day), "reprice": True})
+    assert status == 200 and body["repriced"] is True
+    assert costs(api, "acme", day, day)["total"] == 2.0
+    aggregate(api, {"date": str(day)})  # a later plain re-run keeps the new price
+    assert costs(api, "acme", day, day)["total"] == 2.0
+
+
+def test_new_price_applies_to_usage_from_its_effective_date(clickhouse, api):
+    old_day, new_day = days_ago(10), days_ago(2)
+    api(
+        "publish_rate_card",
+        "POST",
+        "/v1/analytics/finops/rate-card",
+        auth=SYSTEM,
+        body={
+            "effectiveFrom": str(days_ago(5)),
+            "source": "test",
+            "prices": [{"meter": "input_tokens", "priceKey": "gpt-4o", "unitPrice": 1.0}],
+        },
+    )
+    ingest(api, [event(day=d, model="gpt-4o", inputTokens=1_000_000, outputTokens=0) for d in (old_day, new_day)])
+    assert costs(api, "acme", old_day, old_day)["total"] == 2.5
+    assert costs(api, "acme", new_day, new_day)["total"] == 1.0
+
+
+def test_aggregation_permissions_and_bad_requests(clickhouse, api):
+    day = str(days_ago(1))
+    assert aggregate(api, {"date": day, "tenantId": "acme"}, auth=claims("acme", "admin"))[0] == 200
+    assert aggregate(api, {"date": day}, auth=claims("acme", "admin"))[0] == 403  # all tenants: system only
+    assert aggregate(api, {"date": day, "tenantId": "globex"}, auth=claims("acme", "admin"))[0] == 403
+    assert aggregate(api, {"date": day, "tenantId": "acme"}, auth=claims("acme", "user"))[0] == 403
+    status, body, _ = aggregate(api, {"date": day, "from": day, "to": day})
+    assert status == 422 and "either" in body["detail"][0]["msg"]
+    status, body, _ = aggregate(api, {"date": "2026-02-30"})
+    assert status == 422 and body["detail"][0]["loc"][-1] == "date"
+    status, body, _ = aggregate(api, {"date": str(days_ago(-2))})
+    assert status == 422 and "future" in body["detail"][0]["msg"]
+    status, body, _ = aggregate(api, {"from": str(days_ago(500)), "to": day})
+    assert status == 422 and "400" in body["detail"][0]["msg"]
