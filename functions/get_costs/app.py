@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from finops.api import current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import costs_as_csv, get_costs

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from finops.api import current_principal, make_resolver
 from finops.costs.rate_card import RateCardResponse, current_rate_card, rate_card_response
 from finops.db.clickhouse import get_client

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+
 from finops.api import current_principal, make_resolver
+from finops.budgets.wiring import evaluate_after_ingest
 from finops.costs.ingest import authorize_batch, ingest
 from finops.costs.rate_card import current_rate_card
 from finops.costs.telemetry import IngestResult, TelemetryBatch
@@ -23,6 +25,7 @@ def ingest_telemetry(batch: TelemetryBatch) -> IngestResult:
     add_count("EventsAccepted", result.accepted)
     add_count("EventsDuplicate", result.duplicates)
     add_count("EventsRejected", len(result.rejected))
+    evaluate_after_ingest(result.tenants)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+
 from finops.api import current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.rate_card import PublishRateCardRequest, RateCardResponse, publish_rate_card

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from finops.settings import reload_settings
 
+from finops.settings import reload_settings
 from tests.conftest import claims
 from tests.factories import AGGREGATE, COSTS, TELEMETRY, days_ago, event
 

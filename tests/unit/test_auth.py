@@ -1,4 +1,5 @@
 import pytest
+
 from finops.auth import Permission, Role, principal_from_claims
 from finops.errors import Forbidden, Unauthorized
 

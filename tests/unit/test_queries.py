@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+
 from finops.costs.queries import make_scope, parse_categories
 from finops.errors import InvalidRequest
 

@@ -1,12 +1,13 @@
 from datetime import date
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from finops.costs.ingest import rate_event, split_cost
 from finops.costs.meters import METERS_BY_NAME
 from finops.costs.rate_card import RateCard, RateCardEntry
 from finops.costs.telemetry import parse_event
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def entry(meter, key, price):

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from finops.costs.telemetry import parse_event
 
 VALID_AI = {

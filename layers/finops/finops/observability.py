@@ -14,6 +14,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from finops.settings import get_settings
+
 SERVICE_NAME = "finops"
 METRICS_NAMESPACE = "FinOps"
 
@@ -28,6 +30,7 @@ def instrumented(*, api: bool = True) -> Callable[[Handler], Handler]:
     """Apply tracing, structured logging and metrics to a Lambda entry point."""
 
     def decorate(handler: Handler) -> Handler:
+        get_settings()  # at import, i.e. cold start: a malformed setting fails the init, not a request
         wrapped = metrics.log_metrics(capture_cold_start_metric=True)(handler)
         wrapped = logger.inject_lambda_context(
             correlation_id_path=correlation_paths.API_GATEWAY_HTTP if api else correlation_paths.EVENT_BRIDGE,

@@ -21,6 +21,22 @@ class Settings(BaseModel):
     clickhouse_database: str = Field("finops", alias="CLICKHOUSE_DATABASE", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     clickhouse_secret_arn: str | None = Field(None, alias="CLICKHOUSE_SECRET_ARN")
 
+    # PostgreSQL (budgets). `postgresql://user:password@host:5432/dbname`, or a Unix socket directory as the
+    # libpq-style `?host=/dir` (the embedded server of the local stack). In AWS, DATABASE_SECRET_ARN names an RDS
+    # secret (host, port, username, password, dbname) instead.
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    database_secret_arn: str | None = Field(None, alias="DATABASE_SECRET_ARN")
+    database_schema: str = Field("finops", alias="DATABASE_SCHEMA", pattern=r"^[a-z_][a-z0-9_]*$")
+
+    # SNS topics for budget alerts (owners and subscribers) and for the admin channel.
+    alerts_topic_arn: str | None = Field(None, alias="ALERTS_TOPIC_ARN")
+    admin_topic_arn: str | None = Field(None, alias="ADMIN_TOPIC_ARN")
+
+    # Budgets: how long cached spend may be reused on the enforcement hot path, and how long an allowed
+    # operation's estimated cost counts toward its budgets before ingested spend is expected to show it.
+    spend_cache_seconds: float = Field(5.0, alias="SPEND_CACHE_SECONDS", ge=0, le=55)
+    reservation_ttl_seconds: int = Field(300, alias="RESERVATION_TTL_SECONDS", ge=0, le=86_400)
+
     # JWT claim names set by the HTTP API's JWT authorizer.
     tenant_claim: str = Field("tenant_id", alias="TENANT_CLAIM", min_length=1)
     roles_claim: str = Field("roles", alias="ROLES_CLAIM", min_length=1)

@@ -161,7 +161,8 @@ def run_daily_aggregation(client: Client, *, today: date | None = None) -> Aggre
     done = aggregate_days(client, sorted({yesterday, *late}), settle_seconds=settings.aggregation_settle_seconds)
     add_count("RowsAggregated", sum(d.fact_rows for d in done))
     return AggregateResponse(
-        repriced=False, days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done]
+        repriced=False,
+        days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
     )
 
 

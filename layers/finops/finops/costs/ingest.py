@@ -120,7 +120,13 @@ def ingest(client: Client, card: RateCard, raw_events: Sequence[Any], *, now: da
     if rated:
         insert_rated_events(client, rated, ingested_at=now)
     rejected.sort(key=lambda r: r.index)
-    return IngestResult(accepted=len(rated), duplicates=duplicates, rejected=rejected, flagged=flagged)
+    return IngestResult(
+        accepted=len(rated),
+        duplicates=duplicates,
+        rejected=rejected,
+        flagged=flagged,
+        tenants=sorted({r.event.tenant_id for r in rated}),
+    )
 
 
 def _drop_duplicates(client: Client, valid: list[tuple[int, UsageEvent]]) -> tuple[list[tuple[int, UsageEvent]], int]:

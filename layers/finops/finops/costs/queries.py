@@ -42,30 +42,56 @@ PERIOD_EXPRESSIONS: dict[str, str] = {
     "total": "{d0:Date}",
 }
 
+# (tenant, day) pairs whose newest events are not in cost_facts yet, with the watermark the facts hold.
 _LIVE_DAYS = """
-SELECT i.usage_date, toUnixTimestamp64Micro(w.through)
-FROM (SELECT usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
-      WHERE tenant_id = {tenant:String} AND usage_date BETWEEN {d0:Date} AND {d1:Date} GROUP BY usage_date) AS i
-LEFT JOIN (SELECT usage_date, max(events_through) AS through FROM cost_aggregation_watermarks
-           WHERE tenant_id = {tenant:String} AND usage_date BETWEEN {d0:Date} AND {d1:Date} GROUP BY usage_date) AS w
-  USING usage_date
+SELECT i.tenant_id, i.usage_date, toUnixTimestamp64Micro(w.through)
+FROM (SELECT tenant_id, usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
+      WHERE tenant_id IN {tenants:Array(String)} AND usage_date BETWEEN {d0:Date} AND {d1:Date}
+      GROUP BY tenant_id, usage_date) AS i
+LEFT JOIN (SELECT tenant_id, usage_date, max(events_through) AS through FROM cost_aggregation_watermarks
+           WHERE tenant_id IN {tenants:Array(String)} AND usage_date BETWEEN {d0:Date} AND {d1:Date}
+           GROUP BY tenant_id, usage_date) AS w
+  ON i.tenant_id = w.tenant_id AND i.usage_date = w.usage_date
 WHERE i.last > w.through
 """
 
 _FACT_ROWS = """
-SELECT charge_period_start AS day, service_category, service_subcategory, model, region_id, service_name, billed_cost
+SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id, service_name,
+       billed_cost
 FROM cost_facts FINAL
-WHERE tenant_id = {tenant:String} AND charge_period_start BETWEEN {d0:Date} AND {d1:Date}
+WHERE tenant_id IN {tenants:Array(String)} AND charge_period_start BETWEEN {d0:Date} AND {d1:Date}
   AND (empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))
 """
 
+# FINAL first, then the watermark filter (outside the subquery): the earliest copy of an event wins the
+# de-duplication, so a late duplicate can never slip past a watermark its original is behind.
 _LIVE_ROWS = """
-SELECT usage_date AS day, service_category, meter AS service_subcategory, model, region_id, service_name, cost AS billed_cost
-FROM (SELECT * FROM usage_events FINAL WHERE tenant_id = {tenant:String} AND usage_date IN {live_days:Array(Date)})
+SELECT tenant_id, usage_date AS day, service_category, meter AS service_subcategory, model, region_id, service_name,
+       cost AS billed_cost
+FROM (SELECT * FROM usage_events FINAL
+      WHERE tenant_id IN {live_tenants:Array(String)} AND usage_date IN {live_dates:Array(Date)})
 ARRAY JOIN meters AS meter, costs AS cost
-WHERE toUnixTimestamp64Micro(ingested_at) > arrayElement({live_through:Array(Int64)}, indexOf({live_days:Array(Date)}, usage_date))
+WHERE indexOf({live_keys:Array(String)}, concat(tenant_id, '|', toString(usage_date))) > 0
+  AND toUnixTimestamp64Micro(ingested_at)
+      > arrayElement({live_through:Array(Int64)}, indexOf({live_keys:Array(String)}, concat(tenant_id, '|', toString(usage_date))))
   AND (empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))
 """
+
+
+def effective_rows(
+    client: Client, tenants: Sequence[str], start: date, end: date, categories: Sequence[str] = ()
+) -> tuple[str, dict[str, Any]]:
+    """SQL (and its parameters) of the effective cost rows of some tenants over [start, end]: the facts of
+    aggregated days plus whatever was ingested after each day's watermark."""
+    params: dict[str, Any] = {"tenants": list(tenants), "d0": start, "d1": end, "categories": list(categories)}
+    live = client.query(_LIVE_DAYS, parameters=params).result_rows
+    if not live:
+        return _FACT_ROWS, params
+    params["live_tenants"] = sorted({row[0] for row in live})
+    params["live_dates"] = sorted({row[1] for row in live})
+    params["live_keys"] = [f"{row[0]}|{row[1].isoformat()}" for row in live]
+    params["live_through"] = [int(row[2]) for row in live]
+    return f"{_FACT_ROWS} UNION ALL {_LIVE_ROWS}", params
 
 
 @dataclass(frozen=True)
@@ -117,18 +143,7 @@ class CostReader:
 
     def effective_rows(self, scope: CostScope) -> tuple[str, dict[str, Any]]:
         """The SQL of the effective cost rows of `scope` and its parameters."""
-        params: dict[str, Any] = {
-            "tenant": scope.tenant_id,
-            "d0": scope.start,
-            "d1": scope.end,
-            "categories": list(scope.categories),
-        }
-        live = self._client.query(_LIVE_DAYS, parameters=params).result_rows
-        if not live:
-            return _FACT_ROWS, params
-        params["live_days"] = [row[0] for row in live]
-        params["live_through"] = [int(row[1]) for row in live]
-        return f"{_FACT_ROWS} UNION ALL {_LIVE_ROWS}", params
+        return effective_rows(self._client, [scope.tenant_id], scope.start, scope.end, scope.categories)
 
     def grouped(
         self, scope: CostScope, *, granularity: Granularity = "total", dimension: Dimension | None = None

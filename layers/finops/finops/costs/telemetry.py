@@ -134,6 +134,8 @@ class FlaggedEvent(BaseModel):
 
 
 class IngestResult(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
     accepted: int
     duplicates: int
     rejected: list[RejectedEvent]
@@ -141,3 +143,4 @@ class IngestResult(BaseModel):
         default_factory=list,
         description="Accepted events priced by a fallback (for example a model missing from the rate card)",
     )
+    tenants: list[str] = Field(default_factory=list, exclude=True)  # whose spend changed; not part of the reply

@@ -1,0 +1,27 @@
+"""POST /api/ai-budget/finops/budgets/{budget_id}/check-enforcement: may this operation spend against this budget?"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from finops.api import current_principal, make_resolver
+from finops.budgets.models import EnforcementCheck, EnforcementDecision
+from finops.budgets.wiring import budgets
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.post(
+    "/api/ai-budget/finops/budgets/<budget_id>/check-enforcement", tags=["enforcement"], summary="Check one budget"
+)
+def check_budget_enforcement(budget_id: str, check: EnforcementCheck) -> EnforcementDecision:
+    return budgets().check_budget(current_principal(router), budget_id, check)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,29 @@
+"""POST /api/ai-budget/finops/tenants/{tenant_id}/check-enforcement: the strictest answer of every budget covering the operation."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from finops.api import current_principal, make_resolver
+from finops.budgets.models import EnforcementCheck, EnforcementDecision
+from finops.budgets.wiring import budgets
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.post(
+    "/api/ai-budget/finops/tenants/<tenant_id>/check-enforcement",
+    tags=["enforcement"],
+    summary="Check all of a tenant's budgets",
+)
+def check_tenant_enforcement(tenant_id: str, check: EnforcementCheck) -> EnforcementDecision:
+    return budgets().check_tenant(current_principal(router), tenant_id, check)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,34 @@
+"""DELETE /api/ai-budget/finops/budgets/{budget_id}: soft delete (kept for the audit trail); ?hard=true removes it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from finops.api import current_principal, make_resolver
+from finops.budgets.wiring import budgets
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.delete(
+    "/api/ai-budget/finops/budgets/<budget_id>",
+    tags=["budgets"],
+    summary="Delete a budget",
+    responses={204: {"description": "Deleted"}},
+)
+def delete_budget(budget_id: str, hard: Annotated[bool, Query()] = False) -> Response[None]:
+    budgets().delete(current_principal(router), budget_id, hard=hard)
+    return Response(status_code=204)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

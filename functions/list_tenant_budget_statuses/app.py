@@ -1,0 +1,29 @@
+"""GET /api/ai-budget/finops/budgets/tenant/{tenant_id}/status: the status of each live budget of a tenant."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from finops.api import current_principal, make_resolver
+from finops.budgets.models import BudgetStatusList
+from finops.budgets.wiring import budgets
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.get(
+    "/api/ai-budget/finops/budgets/tenant/<tenant_id>/status",
+    tags=["budgets"],
+    summary="Statuses of a tenant's budgets",
+)
+def list_tenant_budget_statuses(tenant_id: str) -> BudgetStatusList:
+    return budgets().tenant_statuses(current_principal(router), tenant_id)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

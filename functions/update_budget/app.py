@@ -1,0 +1,34 @@
+"""PATCH /api/ai-budget/finops/budgets/{budget_id}: partial update with optimistic concurrency (If-Match or `version`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header
+
+from finops.api import current_principal, make_resolver
+from finops.budgets.models import Budget, BudgetUpdate
+from finops.budgets.wiring import budgets
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.patch(
+    "/api/ai-budget/finops/budgets/<budget_id>", tags=["budgets"], summary="Update a budget (412 on a stale version)"
+)
+def update_budget(
+    budget_id: str,
+    update: BudgetUpdate,
+    if_match: Annotated[str | None, Header(alias="if-match", description='The version, e.g. "3"')] = None,
+) -> Budget:
+    return budgets().update(current_principal(router), budget_id, update, if_match=if_match)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

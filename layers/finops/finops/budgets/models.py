@@ -1,0 +1,204 @@
+"""Request and response models of the budget endpoints."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from finops.models.common import CURRENCY, Category, Money, TenantId
+
+Period = Literal["daily", "monthly", "quarterly", "annual"]
+Action = Literal["notify", "alert_admins", "rate_limit", "block_ai", "block_export"]
+State = Literal["ok", "notified", "enforced"]
+# What a caller is about to spend on; each maps to the cost category it will show up in.
+OperationType = Literal["ai_generation", "ai_embedding", "export", "compute", "storage", "egress"]
+OPERATION_CATEGORY: dict[str, Category] = {
+    "ai_generation": Category.AI,
+    "ai_embedding": Category.AI,
+    "export": Category.EXPORT,
+    "compute": Category.COMPUTE,
+    "storage": Category.STORAGE,
+    "egress": Category.EGRESS,
+}
+ENFORCEMENT_ACTIONS = frozenset({"rate_limit", "block_ai", "block_export"})
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$"
+)
+
+
+def _email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    return value.lower()
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Threshold = Annotated[Decimal, Field(ge=1, le=1000, decimal_places=2, description="Percent of the amount, 1 to 1000")]
+Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), decimal_places=6, description="USD, greater than 0")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+FilterValues = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=50)]
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def _default_actions() -> list[Action]:
+    return ["notify"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, extra="forbid", str_strip_whitespace=True)
+
+
+class BudgetPolicy(_Model):
+    notify_threshold: Threshold = Field(alias="notifyThreshold")
+    enforce_threshold: Threshold | None = Field(None, alias="enforceThreshold")
+    actions: Annotated[list[Action], AfterValidator(_unique)] = Field(default_factory=_default_actions)
+    notify_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(
+        default_factory=list, alias="notifyEmails", max_length=10
+    )
+    admin_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(
+        default_factory=list, alias="adminEmails", max_length=10
+    )
+    rate_limit_factor: Decimal | None = Field(
+        None,
+        alias="rateLimitFactor",
+        gt=0,
+        le=1,
+        decimal_places=3,
+        description="Share of the normal request rate allowed while rate limited (0 to 1)",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BudgetPolicy:
+        if "rate_limit" in self.actions and self.rate_limit_factor is None:
+            raise ValueError("rateLimitFactor is required when actions include rate_limit")
+        if self.enforce_threshold is not None and self.enforce_threshold < self.notify_threshold:
+            raise ValueError("enforceThreshold must be greater than or equal to notifyThreshold")
+        if ENFORCEMENT_ACTIONS & set(self.actions) and self.enforce_threshold is None:
+            raise ValueError("enforceThreshold is required for rate_limit, block_ai and block_export")
+        return self
+
+
+class BudgetCreate(_Model):
+    tenant_id: TenantId = Field(alias="tenantId")
+    name: Name
+    amount: Amount
+    period: Period
+    categories: Annotated[list[Category], AfterValidator(_unique)] = Field(
+        default_factory=list, description="Empty: all categories"
+    )
+    policy: BudgetPolicy
+    start_date: date = Field(alias="startDate")
+    models: FilterValues = Field(default_factory=list, description="Only these models (empty: all)")
+    regions: FilterValues = Field(default_factory=list, description="Only these regions (empty: all)")
+    services: FilterValues = Field(default_factory=list, description="Only these services (empty: all)")
+
+
+class BudgetUpdate(_Model):
+    """A partial update; `version` (or the If-Match header) must be the budget's current version."""
+
+    name: Name | None = None
+    amount: Amount | None = None
+    period: Period | None = None
+    categories: Annotated[list[Category], AfterValidator(_unique)] | None = None
+    policy: BudgetPolicy | None = None
+    start_date: date | None = Field(None, alias="startDate")
+    models: FilterValues | None = None
+    regions: FilterValues | None = None
+    services: FilterValues | None = None
+    version: int | None = Field(None, ge=1)
+
+
+class Budget(_Model):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    id: str
+    tenant_id: str = Field(alias="tenantId")
+    name: str
+    amount: Money
+    currency: str = CURRENCY
+    period: Period
+    categories: list[Category]
+    models: list[str]
+    regions: list[str]
+    services: list[str]
+    policy: BudgetPolicy
+    start_date: date = Field(alias="startDate")
+    version: int
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+    deleted_at: datetime | None = Field(None, alias="deletedAt")
+
+
+class BudgetList(_Model):
+    budgets: list[Budget]
+
+
+class BudgetStatus(_Model):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    budget_id: str = Field(alias="budgetId")
+    tenant_id: str = Field(alias="tenantId")
+    name: str
+    currency: str = CURRENCY
+    amount: Money
+    spent: Money
+    remaining: Money = Field(description="Amount minus spent, never below 0")
+    percent_used: float = Field(alias="percentUsed")
+    state: State
+    active_actions: list[Action] = Field(alias="activeActions")
+    period_start: date = Field(alias="periodStart")
+    period_end: date = Field(alias="periodEnd")
+    spend_as_of: datetime = Field(alias="spendAsOf", description="When the spend figure was read")
+
+
+class BudgetStatusList(_Model):
+    statuses: list[BudgetStatus]
+
+
+class BudgetEvent(_Model):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    id: str
+    budget_id: str = Field(alias="budgetId")
+    event_type: str = Field(alias="eventType")
+    severity: str
+    period_start: date | None = Field(None, alias="periodStart")
+    threshold_percent: float | None = Field(None, alias="thresholdPercent")
+    spent: Money | None = None
+    amount: Money | None = None
+    percent_used: float | None = Field(None, alias="percentUsed")
+    actor: str
+    source: str
+    details: dict[str, Any]
+    created_at: datetime = Field(alias="createdAt")
+
+
+class BudgetEventPage(_Model):
+    events: list[BudgetEvent]
+    next_cursor: str | None = Field(None, alias="nextCursor", description="Pass as `cursor` for the next page")
+
+
+class EnforcementCheck(_Model):
+    operation_type: OperationType = Field(alias="operationType")
+    estimated_cost_usd: Decimal = Field(
+        Decimal(0), alias="estimatedCostUsd", ge=0, le=Decimal("1e9"), decimal_places=6, allow_inf_nan=False
+    )
+
+
+class EnforcementDecision(_Model):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    allowed: bool
+    action: Literal["allow", "rate_limit", "block"]
+    rate_limit_factor: float | None = Field(None, alias="rateLimitFactor")
+    reason: str
+    budget_id: str | None = Field(None, alias="budgetId")
+    percent_used: float | None = Field(None, alias="percentUsed")

@@ -1,0 +1,455 @@
+"""What the budget endpoints and the daily check do; handlers call these and nothing else.
+
+Every state change and the events it causes are written in one PostgreSQL transaction (with the outbox rows
+of their notifications); notifications are published after the commit, and whatever could not be published
+stays pending for the next run. Threshold events are unique per budget, period and threshold generation in
+the database, so the real-time path and the daily job can never both fire one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pg8000.native import Connection
+
+from finops.auth import Permission, Principal
+from finops.budgets import store
+from finops.budgets.models import (
+    Budget,
+    BudgetCreate,
+    BudgetEventPage,
+    BudgetList,
+    BudgetPolicy,
+    BudgetStatus,
+    BudgetStatusList,
+    BudgetUpdate,
+    EnforcementCheck,
+    EnforcementDecision,
+)
+from finops.budgets.periods import BudgetPeriod
+from finops.budgets.policy import active_actions, covers, decide, due_events, percent_used, state_for, strictest
+from finops.budgets.spend import Spend, SpendReader
+from finops.budgets.store import BudgetRecord, transaction
+from finops.errors import InvalidRequest, NotFound, PreconditionFailed
+from finops.observability import logger
+from finops.settings import get_settings
+
+NOT_FOUND = "budget not found"
+# Changes after which the thresholds of the current period may fire again.
+_RE_ARMING_FIELDS = {
+    "amount",
+    "period",
+    "start_date",
+    "categories",
+    "models",
+    "regions",
+    "services",
+    "notify_threshold",
+    "enforce_threshold",
+}
+
+
+@dataclass
+class DailyCheckReport:
+    budgets: int = 0
+    events: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Notifier:
+    """Where alerts go after a commit; without topics configured, outbox rows simply stay pending."""
+
+    publish: Any = None  # callable(conn) -> None, set by the handler's wiring (finops.budgets.wiring)
+    sync_subscriptions: Any = None  # callable(conn, budget) -> None
+    remove_subscriptions: Any = None  # callable(conn, budget_id) -> None
+
+    def after_commit(self, conn: Connection) -> None:
+        if self.publish is not None:
+            try:
+                self.publish(conn)
+            except Exception:  # the rows stay pending; the daily check retries them
+                logger.exception("publishing notifications failed; they stay pending")
+
+
+@dataclass
+class Budgets:
+    conn: Connection
+    spend_reader: SpendReader
+    notifier: Notifier = field(default_factory=Notifier)
+
+    # --- configuration -------------------------------------------------------------------------------------
+
+    def create(self, principal: Principal, request: BudgetCreate) -> Budget:
+        principal.require(Permission.MANAGE_BUDGETS, request.tenant_id)
+        with transaction(self.conn):
+            budget = store.insert_budget(self.conn, request, actor=principal.subject)
+            store.record_event(
+                self.conn, budget, event_type="created", severity="info", source="api", actor=principal.subject
+            )
+        self._sync_subscriptions(budget)
+        return budget.to_api()
+
+    def get(self, principal: Principal, budget_id: str) -> Budget:
+        return self._visible(principal, budget_id, Permission.READ_BUDGETS, include_deleted=True).to_api()
+
+    def list_for_tenant(self, principal: Principal, tenant_id: str, *, include_deleted: bool) -> BudgetList:
+        principal.require(Permission.READ_BUDGETS, tenant_id)
+        budgets = store.list_budgets(self.conn, tenant_id, include_deleted=include_deleted)
+        return BudgetList(budgets=[b.to_api() for b in budgets])
+
+    def update(self, principal: Principal, budget_id: str, update: BudgetUpdate, *, if_match: str | None) -> Budget:
+        expected = _expected_version(update.version, if_match)
+        with transaction(self.conn):
+            budget = self._visible(principal, budget_id, Permission.MANAGE_BUDGETS, for_update=True)
+            if budget.version != expected:
+                raise PreconditionFailed(f"version {expected} is stale; the budget is at version {budget.version}")
+            changes = _changes(budget, update)
+            if not changes:
+                return budget.to_api()
+            updated = store.update_budget(
+                self.conn, budget, changes, bump_generation=bool(_RE_ARMING_FIELDS & set(changes))
+            )
+            store.record_event(
+                self.conn,
+                updated,
+                event_type="updated",
+                severity="info",
+                source="api",
+                actor=principal.subject,
+                details={k: {"from": _jsonable(getattr(budget, k)), "to": _jsonable(v)} for k, v in changes.items()},
+            )
+            # A change can put spend back under a threshold (lifting enforcement) or over one: decide now.
+            today = datetime.now(UTC).date()
+            spend = self.spend_reader.spend([updated], today)[updated.id]
+            self._evaluate(updated, spend, source="api")
+        self.notifier.after_commit(self.conn)
+        if {"notify_emails", "admin_emails"} & set(changes):
+            self._sync_subscriptions(updated)
+        return store.get_budget(self.conn, updated.id).to_api()  # type: ignore[union-attr]
+
+    def delete(self, principal: Principal, budget_id: str, *, hard: bool) -> None:
+        with transaction(self.conn):
+            budget = self._visible(
+                principal, budget_id, Permission.MANAGE_BUDGETS, for_update=True, include_deleted=hard
+            )
+            store.record_event(
+                self.conn,
+                budget,
+                event_type="deleted",
+                severity="info",
+                source="api",
+                actor=principal.subject,
+                details={"hard": hard},
+            )
+            if hard:
+                store.hard_delete(self.conn, budget)
+            else:
+                store.soft_delete(self.conn, budget)
+        if self.notifier.remove_subscriptions is not None:
+            self.notifier.remove_subscriptions(self.conn, budget.id)
+
+    # --- status and audit trail ---------------------------------------------------------------------------
+
+    def status(self, principal: Principal, budget_id: str) -> BudgetStatus:
+        budget = self._visible(principal, budget_id, Permission.READ_BUDGETS)
+        today = datetime.now(UTC).date()
+        return _status(budget, self.spend_reader.spend([budget], today)[budget.id], today)
+
+    def tenant_statuses(self, principal: Principal, tenant_id: str) -> BudgetStatusList:
+        principal.require(Permission.READ_BUDGETS, tenant_id)
+        budgets = store.live_budgets(self.conn, tenants=[tenant_id])
+        today = datetime.now(UTC).date()
+        spend = self.spend_reader.spend(budgets, today) if budgets else {}
+        return BudgetStatusList(statuses=[_status(b, spend[b.id], today) for b in budgets])
+
+    def events(self, principal: Principal, budget_id: str, *, limit: int, cursor: str | None) -> BudgetEventPage:
+        budget = self._visible(principal, budget_id, Permission.READ_BUDGETS, include_deleted=True)
+        events, next_cursor = store.list_events(self.conn, budget.id, limit=limit, cursor=cursor)
+        return BudgetEventPage(events=events, next_cursor=next_cursor)
+
+    # --- enforcement (the platform's hot path) ------------------------------------------------------------
+
+    def check_budget(self, principal: Principal, budget_id: str, check: EnforcementCheck) -> EnforcementDecision:
+        canonical = store.parse_budget_id(budget_id)
+        with transaction(self.conn):
+            budget = store.get_budget(self.conn, canonical, for_update=True) if canonical else None
+            if (
+                budget is None
+                or budget.deleted_at is not None
+                or not principal.can(Permission.CHECK_ENFORCEMENT, budget.tenant_id)
+            ):
+                raise NotFound(NOT_FOUND)
+            decision = self._check([budget], check)
+        self.notifier.after_commit(self.conn)
+        return decision
+
+    def check_tenant(self, principal: Principal, tenant_id: str, check: EnforcementCheck) -> EnforcementDecision:
+        principal.require(Permission.CHECK_ENFORCEMENT, tenant_id)
+        with transaction(self.conn):
+            budgets = store.live_budgets(self.conn, tenants=[tenant_id], for_update=True)
+            decision = self._check(budgets, check)
+        self.notifier.after_commit(self.conn)
+        return decision
+
+    def _check(self, budgets: Sequence[BudgetRecord], check: EnforcementCheck) -> EnforcementDecision:
+        """Under the budgets' row locks: bring each one's state up to date, then weigh the operation."""
+        covering = [b for b in budgets if covers(b.policy_view, check.operation_type)]
+        if not covering:
+            return strictest([])
+        now = datetime.now(UTC)
+        spend = self.spend_reader.spend(covering, now.date())
+        reserved = store.reserved_amounts(self.conn, [b.id for b in covering], now)
+        decisions = []
+        for budget in covering:
+            self._evaluate(budget, spend[budget.id], source="realtime")
+            if spend[budget.id].period is None:  # not started yet
+                continue
+            projected = spend[budget.id].amount + reserved.get(budget.id, Decimal(0)) + check.estimated_cost_usd
+            decisions.append(decide(budget.policy_view, check.operation_type, percent_used(projected, budget.amount)))
+        decision = strictest(decisions)
+        if decision.allowed and check.estimated_cost_usd > 0:
+            expires = now + timedelta(seconds=get_settings().reservation_ttl_seconds)
+            for budget in covering:
+                store.add_reservation(self.conn, budget.id, check.estimated_cost_usd, check.operation_type, expires)
+        return decision
+
+    def evaluate_tenants(self, tenants: Sequence[str]) -> int:
+        """Right after ingestion: bring the tenants' budgets up to date so thresholds fire within seconds,
+        not at the next nightly run. Returns the number of events fired."""
+        fired = 0
+        with transaction(self.conn):
+            budgets = store.live_budgets(self.conn, tenants=tenants, for_update=True)
+            if budgets:
+                spend = self.spend_reader.spend(budgets, datetime.now(UTC).date())
+                for budget in budgets:
+                    fired += len(self._evaluate(budget, spend[budget.id], source="realtime"))
+        if fired:
+            self.notifier.after_commit(self.conn)
+        return fired
+
+    # --- the daily check (EventBridge, 02:00 UTC) -----------------------------------------------------------
+
+    def daily_check(self, *, today: date | None = None, chunk: int = 200) -> DailyCheckReport:
+        """Refresh every live budget's spend, roll periods, fire due events, snapshot spend, publish alerts.
+
+        Safe to run twice (events are once per period, snapshots are upserts). Budgets are handled in chunks,
+        one transaction each, with a savepoint per budget: a failing budget is logged with its id and skipped
+        without undoing or stopping the others.
+        """
+        today = today or datetime.now(UTC).date()
+        budgets = store.live_budgets(self.conn)
+        spend = self.spend_reader.spend(budgets, today) if budgets else {}
+        report = DailyCheckReport(budgets=len(budgets))
+        for start in range(0, len(budgets), chunk):
+            with transaction(self.conn):
+                for budget in budgets[start : start + chunk]:
+                    self.conn.run("SAVEPOINT budget")
+                    try:
+                        locked = store.get_budget(self.conn, budget.id, for_update=True)
+                        if locked is None or locked.deleted_at is not None or spend[budget.id].period is None:
+                            self.conn.run("RELEASE SAVEPOINT budget")
+                            continue
+                        report.events += len(self._evaluate(locked, spend[budget.id], source="daily_check"))
+                        store.upsert_spend_snapshot(
+                            self.conn,
+                            locked,
+                            snapshot_date=today,
+                            period_start=spend[budget.id].period.start,  # type: ignore[union-attr]
+                            spent=spend[budget.id].amount,
+                            percent=percent_used(spend[budget.id].amount, locked.amount),
+                        )
+                        self.conn.run("RELEASE SAVEPOINT budget")
+                    except Exception:
+                        self.conn.run("ROLLBACK TO SAVEPOINT budget")
+                        report.failed.append(budget.id)
+                        logger.exception("daily check failed for a budget", extra={"budget_id": budget.id})
+        store.purge_expired_reservations(self.conn, datetime.now(UTC))
+        self.notifier.after_commit(self.conn)
+        return report
+
+    # --- evaluation, shared by the real-time path and the daily check ------------------------------------
+
+    def _evaluate(self, budget: BudgetRecord, spend: Spend, *, source: str) -> list[str]:
+        """Record the state spend puts the budget in and the events that makes due; returns new event ids."""
+        if spend.period is None:
+            return []
+        period = spend.period
+        percent = percent_used(spend.amount, budget.amount)
+        new_period = budget.period_start is not None and budget.period_start != period.start
+        previous_state = budget.state
+        fired = []
+        for due in due_events(budget.policy_view, previous_state, percent, new_period=new_period):
+            event_id = store.record_due_event(
+                self.conn, budget, due, period_start=period.start, spent=spend.amount, percent=percent, source=source
+            )
+            if event_id is None:
+                continue
+            fired.append(event_id)
+            self._enqueue_alerts(
+                budget, event_id, due.event_type, due.severity, due.threshold_percent, period, spend.amount, percent
+            )
+        store.save_evaluation(
+            self.conn,
+            budget,
+            spent=spend.amount,
+            as_of=spend.as_of,
+            state=state_for(budget.policy_view, percent),
+            period_start=period.start,
+        )
+        return fired
+
+    def _enqueue_alerts(
+        self,
+        budget: BudgetRecord,
+        event_id: str,
+        event_type: str,
+        severity: str,
+        threshold: Decimal | None,
+        period: BudgetPeriod,
+        spent: Decimal,
+        percent: Decimal,
+    ) -> None:
+        if event_type == "period_rollover":
+            return
+        from finops.notifications.messages import compose_budget_alert, enqueue
+
+        topics = (["alerts"] if "notify" in budget.actions else []) + (
+            ["admin"] if "alert_admins" in budget.actions else []
+        )
+        for topic in topics:
+            message = compose_budget_alert(
+                event_id=event_id,
+                event_type=event_type,
+                severity=severity,
+                tenant_id=budget.tenant_id,
+                budget_id=budget.id,
+                budget_name=budget.name,
+                period_start=period.start,
+                period_end=period.end,
+                spent=spent,
+                amount=budget.amount,
+                percent_used=percent,
+                threshold_percent=threshold,
+                actions=list(budget.actions),
+                topic=topic,  # type: ignore[arg-type]
+            )
+            enqueue(
+                self.conn,
+                message,
+                event_id=event_id,
+                tenant_id=budget.tenant_id,
+                budget_id=budget.id,
+                event_type=event_type,
+                severity=severity,
+            )
+
+    # --- helpers --------------------------------------------------------------------------------------------
+
+    def _visible(
+        self,
+        principal: Principal,
+        budget_id: str,
+        permission: Permission,
+        *,
+        for_update: bool = False,
+        include_deleted: bool = False,
+    ) -> BudgetRecord:
+        """The budget, or 404 when it does not exist, is deleted, or belongs to a tenant the caller can't see
+        (the same answer in every case, so ids of other tenants leak nothing)."""
+        canonical = store.parse_budget_id(budget_id)
+        budget = store.get_budget(self.conn, canonical, for_update=for_update) if canonical else None
+        if budget is None or (budget.deleted_at is not None and not include_deleted):
+            raise NotFound(NOT_FOUND)
+        if not principal.can(Permission.READ_BUDGETS, budget.tenant_id):
+            raise NotFound(NOT_FOUND)
+        principal.require(permission, budget.tenant_id)
+        return budget
+
+    def _sync_subscriptions(self, budget: BudgetRecord) -> None:
+        if self.notifier.sync_subscriptions is not None:
+            try:
+                self.notifier.sync_subscriptions(self.conn, budget)
+            except Exception:
+                logger.exception("syncing email subscriptions failed", extra={"budget_id": budget.id})
+
+
+def _status(budget: BudgetRecord, spend: Spend, today: date) -> BudgetStatus:
+    period = spend.period or BudgetPeriod(budget.start_date, budget.start_date)
+    percent = percent_used(spend.amount, budget.amount)
+    state = state_for(budget.policy_view, percent) if spend.period else "ok"
+    return BudgetStatus(
+        budget_id=budget.id,
+        tenant_id=budget.tenant_id,
+        name=budget.name,
+        amount=budget.amount,
+        spent=spend.amount,
+        remaining=max(budget.amount - spend.amount, Decimal(0)),
+        percent_used=float(percent),
+        state=state,
+        active_actions=active_actions(budget.policy_view, state),  # type: ignore[arg-type]
+        period_start=period.start,
+        period_end=period.end,
+        spend_as_of=spend.as_of,
+    )
+
+
+def _expected_version(body_version: int | None, if_match: str | None) -> int:
+    header = None
+    if if_match:
+        text = if_match.strip().removeprefix("W/").strip('"')
+        if not text.isdigit():
+            raise InvalidRequest(
+                'If-Match must carry the budget\'s version, e.g. If-Match: "3"', field="If-Match", location="header"
+            )
+        header = int(text)
+    if header is not None and body_version is not None and header != body_version:
+        raise InvalidRequest("If-Match and version disagree", field="version", location="body")
+    version = header if header is not None else body_version
+    if version is None:
+        raise PreconditionRequired("send the budget's current version (If-Match header or `version` field)")
+    return version
+
+
+class PreconditionRequired(PreconditionFailed):
+    status_code = 428
+
+
+def _changes(budget: BudgetRecord, update: BudgetUpdate) -> dict[str, Any]:
+    """Column changes of a partial update, re-validating the merged policy."""
+    proposed: dict[str, Any] = {}
+    for name in ("name", "amount", "period", "start_date", "models", "regions", "services"):
+        value = getattr(update, name)
+        if value is not None:
+            proposed[name] = list(value) if isinstance(value, list) else value
+    if update.categories is not None:
+        proposed["categories"] = [c.value for c in update.categories]
+    if update.policy is not None:
+        policy: BudgetPolicy = update.policy
+        proposed.update(
+            notify_threshold=policy.notify_threshold,
+            enforce_threshold=policy.enforce_threshold,
+            actions=list(policy.actions),
+            notify_emails=policy.notify_emails,
+            admin_emails=policy.admin_emails,
+            rate_limit_factor=policy.rate_limit_factor,
+        )
+    return {k: v for k, v in proposed.items() if _normalised(getattr(budget, k)) != _normalised(v)}
+
+
+def _normalised(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple | list) else value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,394 @@
+"""PostgreSQL access for budgets, their audit trail, spend snapshots and reservations (pg8000, named params)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pg8000.exceptions import DatabaseError
+from pg8000.native import Connection
+
+from finops.budgets.models import Budget, BudgetCreate, BudgetEvent, BudgetPolicy
+from finops.budgets.policy import DueEvent, PolicyView
+from finops.errors import Conflict, InvalidRequest
+
+_BUDGET_COLUMNS = (
+    "id, tenant_id, name, amount, period, start_date, categories, models, regions, services, notify_threshold, "
+    "enforce_threshold, actions, notify_emails, admin_emails, rate_limit_factor, version, threshold_generation, "
+    "state, period_start, spent, spend_as_of, created_by, created_at, updated_at, deleted_at"
+)
+_EVENT_COLUMNS = (
+    "id, budget_id, event_type, severity, period_start, threshold_percent, spent, amount, percent_used, actor, "
+    "source, details, created_at"
+)
+
+
+@dataclass(frozen=True)
+class BudgetRecord:
+    id: str
+    tenant_id: str
+    name: str
+    amount: Decimal
+    period: str
+    start_date: date
+    categories: tuple[str, ...]
+    models: tuple[str, ...]
+    regions: tuple[str, ...]
+    services: tuple[str, ...]
+    notify_threshold: Decimal
+    enforce_threshold: Decimal | None
+    actions: tuple[str, ...]
+    notify_emails: tuple[str, ...]
+    admin_emails: tuple[str, ...]
+    rate_limit_factor: Decimal | None
+    version: int
+    threshold_generation: int
+    state: str
+    period_start: date | None
+    spent: Decimal
+    spend_as_of: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> BudgetRecord:
+        values = list(row)
+        values[0] = str(values[0])
+        for index in (6, 7, 8, 9, 12, 13, 14):
+            values[index] = tuple(values[index] or ())
+        return cls(*values)
+
+    @property
+    def policy_view(self) -> PolicyView:
+        return PolicyView(
+            id=self.id,
+            amount=self.amount,
+            notify_threshold=self.notify_threshold,
+            enforce_threshold=self.enforce_threshold,
+            actions=self.actions,
+            rate_limit_factor=self.rate_limit_factor,
+            categories=self.categories,
+        )
+
+    def to_api(self) -> Budget:
+        return Budget(
+            id=self.id,
+            tenant_id=self.tenant_id,
+            name=self.name,
+            amount=self.amount,
+            period=self.period,  # type: ignore[arg-type]
+            categories=list(self.categories),  # type: ignore[arg-type]
+            models=list(self.models),
+            regions=list(self.regions),
+            services=list(self.services),
+            policy=BudgetPolicy(
+                notify_threshold=self.notify_threshold,
+                enforce_threshold=self.enforce_threshold,
+                actions=list(self.actions),  # type: ignore[arg-type]
+                notify_emails=list(self.notify_emails),
+                admin_emails=list(self.admin_emails),
+                rate_limit_factor=self.rate_limit_factor,
+            ),
+            start_date=self.start_date,
+            version=self.version,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            deleted_at=self.deleted_at,
+        )
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Connection]:
+    conn.run("BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.run("ROLLBACK")
+        raise
+    conn.run("COMMIT")
+
+
+def parse_budget_id(value: str) -> str | None:
+    """The canonical form of a budget id, or None when it cannot be one (answered as not found)."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def insert_budget(conn: Connection, request: BudgetCreate, *, actor: str) -> BudgetRecord:
+    policy = request.policy
+    try:
+        rows = conn.run(
+            f"INSERT INTO finops_budgets (tenant_id, name, amount, period, start_date, categories, models, regions, "
+            f"services, notify_threshold, enforce_threshold, actions, notify_emails, admin_emails, rate_limit_factor, "
+            f"created_by) VALUES (:tenant, :name, :amount, :period, :start, :categories, :models, :regions, "
+            f":services, :notify, :enforce, :actions, :notify_emails, :admin_emails, :factor, :actor) "
+            f"RETURNING {_BUDGET_COLUMNS}",
+            tenant=request.tenant_id,
+            name=request.name,
+            amount=request.amount,
+            period=request.period,
+            start=request.start_date,
+            categories=[c.value for c in request.categories],
+            models=request.models,
+            regions=request.regions,
+            services=request.services,
+            notify=policy.notify_threshold,
+            enforce=policy.enforce_threshold,
+            actions=list(policy.actions),
+            notify_emails=policy.notify_emails,
+            admin_emails=policy.admin_emails,
+            factor=policy.rate_limit_factor,
+            actor=actor,
+        )
+    except DatabaseError as error:
+        raise _domain_error(error) from error
+    return BudgetRecord.from_row(rows[0])
+
+
+def get_budget(conn: Connection, budget_id: str, *, for_update: bool = False) -> BudgetRecord | None:
+    lock = " FOR UPDATE" if for_update else ""
+    rows = conn.run(f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE id = :id{lock}", id=budget_id)
+    return BudgetRecord.from_row(rows[0]) if rows else None
+
+
+def list_budgets(conn: Connection, tenant_id: str, *, include_deleted: bool = False) -> list[BudgetRecord]:
+    live = "" if include_deleted else " AND deleted_at IS NULL"
+    rows = conn.run(
+        f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE tenant_id = :tenant{live} ORDER BY created_at, id",
+        tenant=tenant_id,
+    )
+    return [BudgetRecord.from_row(r) for r in rows]
+
+
+def live_budgets(
+    conn: Connection, *, tenants: Sequence[str] | None = None, for_update: bool = False
+) -> list[BudgetRecord]:
+    """Live budgets (of some tenants, or all), in id order so that row locks are always taken in one order."""
+    where = "deleted_at IS NULL" + (" AND tenant_id = ANY(:tenants)" if tenants is not None else "")
+    lock = " FOR UPDATE" if for_update else ""
+    params: dict[str, Any] = {"tenants": list(tenants)} if tenants is not None else {}
+    rows = conn.run(f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE {where} ORDER BY id{lock}", **params)
+    return [BudgetRecord.from_row(r) for r in rows]
+
+
+def update_budget(
+    conn: Connection, budget: BudgetRecord, changes: dict[str, Any], *, bump_generation: bool
+) -> BudgetRecord:
+    """Apply column changes and bump the version; the caller holds the row lock and checked the version."""
+    assignments = ", ".join(f"{column} = :{column}" for column in changes)
+    generation = ", threshold_generation = threshold_generation + 1" if bump_generation else ""
+    try:
+        rows = conn.run(
+            f"UPDATE finops_budgets SET {assignments}{generation}, version = version + 1, updated_at = now() "
+            f"WHERE id = :id AND version = :version RETURNING {_BUDGET_COLUMNS}",
+            id=budget.id,
+            version=budget.version,
+            **changes,
+        )
+    except DatabaseError as error:
+        raise _domain_error(error) from error
+    return BudgetRecord.from_row(rows[0])
+
+
+def soft_delete(conn: Connection, budget: BudgetRecord) -> None:
+    conn.run(
+        "UPDATE finops_budgets SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = :id",
+        id=budget.id,
+    )
+
+
+def hard_delete(conn: Connection, budget: BudgetRecord) -> None:
+    conn.run("DELETE FROM finops_budgets WHERE id = :id", id=budget.id)
+
+
+def save_evaluation(
+    conn: Connection, budget: BudgetRecord, *, spent: Decimal, as_of: datetime, state: str, period_start: date
+) -> None:
+    conn.run(
+        "UPDATE finops_budgets SET spent = :spent, spend_as_of = :as_of, state = :state, period_start = :period_start "
+        "WHERE id = :id",
+        id=budget.id,
+        spent=spent,
+        as_of=as_of,
+        state=state,
+        period_start=period_start,
+    )
+
+
+def record_event(
+    conn: Connection,
+    budget: BudgetRecord,
+    *,
+    event_type: str,
+    severity: str,
+    source: str,
+    actor: str = "",
+    period_start: date | None = None,
+    threshold_percent: Decimal | None = None,
+    spent: Decimal | None = None,
+    percent_used: Decimal | None = None,
+    details: dict[str, Any] | None = None,
+) -> str | None:
+    """Append to the audit trail; None when a once-per-period event was already recorded (by either path)."""
+    rows = conn.run(
+        "INSERT INTO finops_budget_events (budget_id, tenant_id, event_type, severity, period_start, "
+        "threshold_generation, threshold_percent, spent, amount, percent_used, actor, source, details) "
+        "VALUES (:budget, :tenant, :type, :severity, :period_start, :generation, :threshold, :spent, :amount, "
+        ":percent, :actor, :source, CAST(:details AS jsonb)) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        budget=budget.id,
+        tenant=budget.tenant_id,
+        type=event_type,
+        severity=severity,
+        period_start=period_start,
+        generation=budget.threshold_generation if event_type != "period_rollover" else 0,
+        threshold=threshold_percent,
+        spent=spent,
+        amount=budget.amount,
+        percent=percent_used,
+        actor=actor,
+        source=source,
+        details=json.dumps(details or {}, default=str),
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def record_due_event(
+    conn: Connection,
+    budget: BudgetRecord,
+    due: DueEvent,
+    *,
+    period_start: date,
+    spent: Decimal,
+    percent: Decimal,
+    source: str,
+) -> str | None:
+    return record_event(
+        conn,
+        budget,
+        event_type=due.event_type,
+        severity=due.severity,
+        source=source,
+        period_start=period_start,
+        threshold_percent=due.threshold_percent,
+        spent=spent,
+        percent_used=percent,
+    )
+
+
+def list_events(
+    conn: Connection, budget_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[BudgetEvent], str | None]:
+    """Newest first; the cursor is the (created_at, id) of the last event of the previous page."""
+    params: dict[str, Any] = {"budget": budget_id, "limit": limit + 1}
+    after = ""
+    if cursor:
+        created_at, event_id = _decode_cursor(cursor)
+        after = " AND (created_at, id) < (:created_at, CAST(:event_id AS uuid))"
+        params.update(created_at=created_at, event_id=event_id)
+    rows = conn.run(
+        f"SELECT {_EVENT_COLUMNS} FROM finops_budget_events WHERE budget_id = :budget{after} "
+        "ORDER BY created_at DESC, id DESC LIMIT :limit",
+        **params,
+    )
+    events = [
+        BudgetEvent(
+            id=str(r[0]),
+            budget_id=str(r[1]),
+            event_type=r[2],
+            severity=r[3],
+            period_start=r[4],
+            threshold_percent=float(r[5]) if r[5] is not None else None,
+            spent=r[6],
+            amount=r[7],
+            percent_used=float(r[8]) if r[8] is not None else None,
+            actor=r[9],
+            source=r[10],
+            details=r[11] if isinstance(r[11], dict) else json.loads(r[11] or "{}"),
+            created_at=r[12],
+        )
+        for r in rows[:limit]
+    ]
+    next_cursor = _encode_cursor(rows[limit - 1][12], str(rows[limit - 1][0])) if len(rows) > limit else None
+    return events, next_cursor
+
+
+def reserved_amounts(conn: Connection, budget_ids: Sequence[str], now: datetime) -> dict[str, Decimal]:
+    if not budget_ids:
+        return {}
+    rows = conn.run(
+        "SELECT budget_id, sum(amount) FROM finops_budget_reservations "
+        "WHERE budget_id = ANY(CAST(:ids AS uuid[])) AND expires_at > :now GROUP BY budget_id",
+        ids=list(budget_ids),
+        now=now,
+    )
+    return {str(r[0]): Decimal(r[1]) for r in rows}
+
+
+def add_reservation(
+    conn: Connection, budget_id: str, amount: Decimal, operation_type: str, expires_at: datetime
+) -> None:
+    conn.run(
+        "INSERT INTO finops_budget_reservations (budget_id, amount, operation_type, expires_at) "
+        "VALUES (:budget, :amount, :operation, :expires)",
+        budget=budget_id,
+        amount=amount,
+        operation=operation_type,
+        expires=expires_at,
+    )
+
+
+def purge_expired_reservations(conn: Connection, now: datetime) -> None:
+    conn.run("DELETE FROM finops_budget_reservations WHERE expires_at <= :now", now=now)
+
+
+def upsert_spend_snapshot(
+    conn: Connection, budget: BudgetRecord, *, snapshot_date: date, period_start: date, spent: Decimal, percent: Decimal
+) -> None:
+    conn.run(
+        "INSERT INTO finops_budget_spend_history (budget_id, snapshot_date, tenant_id, period_start, spent, amount, "
+        "percent_used) VALUES (:budget, :day, :tenant, :period_start, :spent, :amount, :percent) "
+        "ON CONFLICT (budget_id, snapshot_date) DO UPDATE SET spent = EXCLUDED.spent, amount = EXCLUDED.amount, "
+        "percent_used = EXCLUDED.percent_used, period_start = EXCLUDED.period_start, recorded_at = now()",
+        budget=budget.id,
+        day=snapshot_date,
+        tenant=budget.tenant_id,
+        period_start=period_start,
+        spent=spent,
+        amount=budget.amount,
+        percent=percent,
+    )
+
+
+def _encode_cursor(created_at: datetime, event_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{event_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created_at), str(uuid.UUID(event_id))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequest("not a cursor returned by this endpoint", field="cursor") from error
+
+
+def _domain_error(error: DatabaseError) -> Exception:
+    """Constraint violations become 4xx answers; anything else stays a server error."""
+    details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    code, constraint = details.get("C"), details.get("n", "")
+    if code == "23505" and "live_name" in constraint:
+        return Conflict("a live budget with this name already exists for the tenant")
+    if code in ("23514", "23502"):
+        return InvalidRequest(f"the budget breaks the rule {constraint or details.get('M', '')}", location="body")
+    return error  # type: ignore[no-any-return]

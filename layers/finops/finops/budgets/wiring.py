@@ -1,0 +1,75 @@
+"""Builds the budget service a handler uses: the container's PostgreSQL connection, ClickHouse spend reader
+and SNS notifier, created once per container."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pg8000.native import Connection
+
+from finops.budgets.service import Budgets, Notifier
+from finops.budgets.spend import SpendReader
+from finops.budgets.store import BudgetRecord
+from finops.db.clickhouse import get_client
+from finops.db.postgres import get_connection
+from finops.observability import logger
+from finops.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def _spend_reader() -> SpendReader:
+    return SpendReader(get_client(), max_age_seconds=get_settings().spend_cache_seconds)
+
+
+def budgets(*, cached_spend: bool = True) -> Budgets:
+    reader = _spend_reader() if cached_spend else SpendReader(get_client())
+    return Budgets(conn=get_connection(), spend_reader=reader, notifier=notifier())
+
+
+def evaluate_after_ingest(tenants: list[str]) -> None:
+    """Let budgets react to spend just ingested. Never fails the ingestion: the data is stored either way and
+    the daily check catches up."""
+    settings = get_settings()
+    if not tenants or not (settings.database_url or settings.database_secret_arn):
+        return
+    try:
+        budgets(cached_spend=False).evaluate_tenants(tenants)
+    except Exception:
+        logger.exception("evaluating budgets after ingestion failed", extra={"tenants": tenants[:20]})
+
+
+def forget() -> None:
+    """Drop per-container state (tests switch databases)."""
+    _spend_reader.cache_clear()
+
+
+def notifier() -> Notifier:
+    settings = get_settings()
+    topics = {"alerts": settings.alerts_topic_arn, "admin": settings.admin_topic_arn}
+    if not any(topics.values()):
+        return Notifier()
+
+    def publish(conn: Connection) -> None:
+        from finops.notifications.publisher import publish_pending, sns_client
+
+        publish_pending(conn, sns_client(), topics)
+
+    def sync(conn: Connection, budget: BudgetRecord) -> None:
+        from finops.notifications.publisher import sns_client
+        from finops.notifications.subscriptions import sync_email_subscriptions
+
+        for topic, emails in (("alerts", budget.notify_emails), ("admin", budget.admin_emails)):
+            if topics[topic]:
+                sync_email_subscriptions(
+                    conn, sns_client(), topics[topic], budget_id=budget.id, topic=topic, emails=list(emails)
+                )
+
+    def remove(conn: Connection, budget_id: str) -> None:
+        from finops.notifications.publisher import sns_client
+        from finops.notifications.subscriptions import remove_budget_subscriptions
+
+        remove_budget_subscriptions(conn, sns_client(), budget_id)
+
+    publish_fn: Any = publish
+    return Notifier(publish=publish_fn, sync_subscriptions=sync, remove_subscriptions=remove)

@@ -1,0 +1,502 @@
+"""Budgets end to end in-process: CRUD, validation, tenancy, status, enforcement, events, the daily check."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from finops.budgets.service import Budgets
+from finops.budgets.spend import SpendReader
+from finops.db import postgres as postgres_db
+from tests.conftest import claims
+from tests.factories import TELEMETRY, days_ago, event, today
+
+B = "/api/ai-budget/finops"
+ADMIN = claims("acme", "admin")
+USER = claims("acme", "user")
+SYSTEM = claims(None, "system")
+
+
+@pytest.fixture
+def stack(clickhouse, postgres):
+    return clickhouse, postgres
+
+
+def budget_body(**overrides):
+    body = {
+        "tenantId": "acme",
+        "name": "Monthly AI",
+        "amount": 100,
+        "period": "monthly",
+        "categories": ["AI"],
+        "policy": {
+            "notifyThreshold": 80,
+            "enforceThreshold": 100,
+            "actions": ["notify", "block_ai"],
+            "notifyEmails": ["owner@acme.test"],
+        },
+        "startDate": str(today().replace(day=1)),
+    }
+    body.update(overrides)
+    return body
+
+
+def create(api, auth=ADMIN, **overrides):
+    return api("create_budget", "POST", f"{B}/budgets", auth=auth, body=budget_body(**overrides))
+
+
+def spend(api, amount, category="AI", tenant="acme", day=None):
+    status, body, _ = api(
+        "ingest_telemetry",
+        "POST",
+        TELEMETRY,
+        auth=SYSTEM,
+        body={"events": [event(tenant, day or today(), category, costUsd=str(amount))]},
+    )
+    assert status == 200 and body["accepted"] == 1, body
+
+
+def check(api, budget_id, operation="ai_generation", estimate=0, auth=SYSTEM):
+    return api(
+        "check_budget_enforcement",
+        "POST",
+        f"{B}/budgets/{budget_id}/check-enforcement",
+        auth=auth,
+        body={"operationType": operation, "estimatedCostUsd": estimate},
+    )
+
+
+def events(api, budget_id, auth=USER, **query):
+    status, body, _ = api("list_budget_events", "GET", f"{B}/budgets/{budget_id}/events", auth=auth, query=query)
+    assert status == 200, body
+    return body
+
+
+def event_types(api, budget_id):
+    return [e["eventType"] for e in events(api, budget_id, limit="100")["events"]]
+
+
+def test_create_returns_201_with_id_and_version(stack, api):
+    status, body, _ = create(api)
+    assert status == 201, body
+    assert body["version"] == 1 and body["id"]
+    assert body["policy"]["notifyEmails"] == ["owner@acme.test"]
+    assert event_types(api, body["id"]) == ["created"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"amount": 0}, "amount", "greater than 0"),
+        ({"amount": -5}, "amount", "greater than 0"),
+        ({"period": "weekly"}, "period", "Input should be"),
+        ({"categories": ["GPU"]}, "categories", "Input should be"),
+        ({"policy": {"notifyThreshold": 0}}, "notifyThreshold", "greater than or equal to 1"),
+        (
+            {"policy": {"notifyThreshold": 80, "enforceThreshold": 1001}},
+            "enforceThreshold",
+            "less than or equal to 1000",
+        ),
+        ({"policy": {"notifyThreshold": 80, "actions": ["notify", "shout"]}}, "actions", "Input should be"),
+        (
+            {"policy": {"notifyThreshold": 80, "enforceThreshold": 100, "actions": ["rate_limit"]}},
+            "policy",
+            "rateLimitFactor is required",
+        ),
+        ({"policy": {"notifyThreshold": 80, "notifyEmails": ["not-an-email"]}}, "notifyEmails", "not a valid email"),
+        (
+            {"policy": {"notifyThreshold": 80, "notifyEmails": [f"u{i}@acme.test" for i in range(11)]}},
+            "notifyEmails",
+            "at most 10",
+        ),
+        (
+            {"policy": {"notifyThreshold": 90, "enforceThreshold": 80}},
+            "policy",
+            "greater than or equal to notifyThreshold",
+        ),
+        ({"startDate": "2026-02-30"}, "startDate", "date"),
+        ({"name": ""}, "name", "at least 1 character"),
+        ({"color": "red"}, "color", "Extra inputs"),
+    ],
+)
+def test_bad_budget_is_a_422_naming_the_field_and_rule(stack, api, change, field, rule):
+    status, body, _ = create(api, **change)
+    assert status == 422, body
+    assert any(field in [str(p) for p in d["loc"]] and rule in d["msg"] for d in body["detail"]), body
+
+
+def test_one_live_budget_per_name_and_tenant(stack, api):
+    status, first, _ = create(api)
+    assert create(api, name="monthly ai")[0] == 409
+    assert create(api, tenantId="globex", auth=claims("globex", "admin"))[0] == 201
+    api("delete_budget", "DELETE", f"{B}/budgets/{first['id']}", auth=ADMIN)
+    assert create(api)[0] == 201
+
+
+def test_roles_and_tenancy_on_every_budget_endpoint(stack, api):
+    _, budget, _ = create(api)
+    bid = budget["id"]
+    other = claims("globex", "admin")
+    assert create(api, auth=USER)[0] == 403
+    assert create(api, tenantId="globex")[0] == 403
+    # Another tenant's budget looks exactly like a budget that does not exist
+    missing = "00000000-0000-4000-8000-000000000000"
+    for function, method, suffix, body in [
+        ("get_budget", "GET", "", None),
+        ("get_budget_status", "GET", "/status", None),
+        ("list_budget_events", "GET", "/events", None),
+        ("update_budget", "PATCH", "", {"amount": 5, "version": 1}),
+        ("delete_budget", "DELETE", "", None),
+        ("check_budget_enforcement", "POST", "/check-enforcement", {"operationType": "export"}),
+    ]:
+        foreign = api(function, method, f"{B}/budgets/{bid}{suffix}", auth=other, body=body)
+        unknown = api(function, method, f"{B}/budgets/{missing}{suffix}", auth=other, body=body)
+        garbage = api(function, method, f"{B}/budgets/not-a-uuid{suffix}", auth=other, body=body)
+        assert foreign[0] == unknown[0] == garbage[0] == 404, (function, foreign)
+        assert foreign[1] == unknown[1]
+    for function, suffix in [("list_tenant_budgets", ""), ("list_tenant_budget_statuses", "/status")]:
+        assert api(function, "GET", f"{B}/budgets/tenant/acme{suffix}", auth=other)[0] == 403
+        assert api(function, "GET", f"{B}/budgets/tenant/acme{suffix}", auth=USER)[0] == 200
+    assert api("update_budget", "PATCH", f"{B}/budgets/{bid}", auth=USER, body={"amount": 5, "version": 1})[0] == 403
+    assert api("delete_budget", "DELETE", f"{B}/budgets/{bid}", auth=USER)[0] == 403
+    assert check(api, bid, auth=USER)[0] == 404 or check(api, bid, auth=USER)[0] == 403
+    assert (
+        api(
+            "check_tenant_enforcement",
+            "POST",
+            f"{B}/tenants/acme/check-enforcement",
+            auth=USER,
+            body={"operationType": "export"},
+        )[0]
+        == 403
+    )
+    assert (
+        api(
+            "check_tenant_enforcement",
+            "POST",
+            f"{B}/tenants/acme/check-enforcement",
+            auth=ADMIN,
+            body={"operationType": "export"},
+        )[0]
+        == 200
+    )
+    assert api("get_budget", "GET", f"{B}/budgets/{bid}", auth=None)[0] == 401
+
+
+def test_patch_needs_the_current_version_and_a_stale_one_changes_nothing(stack, api):
+    _, budget, _ = create(api)
+    path = f"{B}/budgets/{budget['id']}"
+    status, updated, _ = api(
+        "update_budget",
+        "PATCH",
+        path,
+        auth=ADMIN,
+        body={"amount": 250},
+    )
+    assert status == 428
+    status, updated, _ = api("update_budget", "PATCH", path, auth=ADMIN, body={"amount": 250, "version": 1})
+    assert status == 200 and updated["version"] == 2 and updated["amount"] == 250
+    status, body, _ = api("update_budget", "PATCH", path, auth=ADMIN, body={"amount": 999, "version": 1})
+    assert status == 412
+    assert api("get_budget", "GET", path, auth=USER)[1]["amount"] == 250
+    from local.lambda_runtime import LambdaContext, decode_body, http_api_event, load_function
+
+    event = http_api_event("PATCH", path, body={"name": "Renamed"}, claims=ADMIN, headers={"If-Match": '"2"'})
+    response = load_function("update_budget").lambda_handler(event, LambdaContext())
+    assert response["statusCode"] == 200 and decode_body(response)["version"] == 3
+    assert event_types(api, budget["id"])[:2] == ["updated", "updated"]
+
+
+def test_soft_delete_keeps_the_budget_for_the_audit_trail_but_stops_enforcing_it(stack, api):
+    _, budget, _ = create(api, amount=1)
+    spend(api, 5)
+    path = f"{B}/budgets/{budget['id']}"
+    assert api("delete_budget", "DELETE", path, auth=ADMIN)[0] == 204
+    status, kept, _ = api("get_budget", "GET", path, auth=USER)
+    assert status == 200 and kept["deletedAt"]
+    assert api("list_tenant_budgets", "GET", f"{B}/budgets/tenant/acme", auth=USER)[1]["budgets"] == []
+    listed = api("list_tenant_budgets", "GET", f"{B}/budgets/tenant/acme", auth=USER, query={"includeDeleted": "true"})[
+        1
+    ]
+    assert [b["id"] for b in listed["budgets"]] == [budget["id"]]
+    assert check(api, budget["id"])[0] == 404
+    assert api(
+        "check_tenant_enforcement",
+        "POST",
+        f"{B}/tenants/acme/check-enforcement",
+        auth=SYSTEM,
+        body={"operationType": "ai_generation"},
+    )[1]["allowed"]
+    assert "deleted" in event_types(api, budget["id"])
+    assert api("delete_budget", "DELETE", path, auth=ADMIN, query={"hard": "true"})[0] == 204
+    assert api("get_budget", "GET", path, auth=USER)[0] == 404
+
+
+def test_ingestion_fires_a_crossed_threshold_without_waiting_for_a_check(stack, api):
+    _, budget, _ = create(api)
+    spend(api, 81)
+    assert event_types(api, budget["id"]) == ["threshold_notify", "created"]
+    assert events(api, budget["id"])["events"][0]["source"] == "realtime"
+
+
+def test_status_reflects_spend_as_soon_as_it_is_ingested(stack, api):
+    _, budget, _ = create(api)
+    spend(api, 30)
+    spend(api, 1000, category="COMPUTE")  # not covered by this AI budget
+    status, body, _ = api("get_budget_status", "GET", f"{B}/budgets/{budget['id']}/status", auth=USER)
+    assert status == 200
+    assert (body["spent"], body["remaining"], body["percentUsed"], body["state"]) == (30, 70, 30, "ok")
+    assert body["periodStart"] == str(today().replace(day=1))
+    assert body["activeActions"] == []
+    assert body["spendAsOf"]
+    spend(api, 55)
+    _, statuses, _ = api("list_tenant_budget_statuses", "GET", f"{B}/budgets/tenant/acme/status", auth=USER)
+    assert [(s["spent"], s["state"], s["activeActions"]) for s in statuses["statuses"]] == [
+        (85, "notified", ["notify"])
+    ]
+
+
+def test_seed_scenario_notify_once_then_block_ai_but_not_exports(stack, api):
+    _, budget, _ = create(api)
+    bid = budget["id"]
+    spend(api, 82)  # 82%
+    assert check(api, bid)[1]["action"] == "allow"
+    spend(api, 3)
+    check(api, bid)
+    assert event_types(api, bid).count("threshold_notify") == 1
+    spend(api, 20)  # 105%
+    status, decision, _ = check(api, bid)
+    assert status == 200
+    assert decision == {
+        "allowed": False,
+        "action": "block",
+        "rateLimitFactor": None,
+        "reason": decision["reason"],
+        "budgetId": bid,
+        "percentUsed": 105.0,
+    }
+    assert check(api, bid, operation="export")[1]["allowed"] is True  # export not in the AI budget...
+    types = event_types(api, bid)
+    assert types.count("threshold_notify") == 1 and types.count("threshold_enforce") == 1
+
+
+def test_block_export_blocks_exports_of_a_budget_covering_them(stack, api):
+    _, budget, _ = create(
+        api,
+        categories=[],
+        policy={"notifyThreshold": 80, "enforceThreshold": 100, "actions": ["block_ai", "block_export"]},
+    )
+    spend(api, 120, category="EXPORT")
+    assert check(api, budget["id"], "export")[1]["action"] == "block"
+    assert check(api, budget["id"], "ai_generation")[1]["action"] == "block"
+    assert check(api, budget["id"], "compute")[1]["action"] == "allow"
+
+
+def test_rate_limit_is_allowed_with_its_factor(stack, api):
+    _, budget, _ = create(
+        api, policy={"notifyThreshold": 50, "enforceThreshold": 90, "actions": ["rate_limit"], "rateLimitFactor": 0.25}
+    )
+    spend(api, 95)
+    assert check(api, budget["id"])[1] | {"reason": ""} == {
+        "allowed": True,
+        "action": "rate_limit",
+        "rateLimitFactor": 0.25,
+        "reason": "",
+        "budgetId": budget["id"],
+        "percentUsed": 95.0,
+    }
+
+
+def test_an_operation_that_would_cross_the_enforce_threshold_is_treated_as_past_it(stack, api):
+    _, budget, _ = create(api)
+    spend(api, 95)
+    assert check(api, budget["id"], estimate=4)[1]["allowed"] is True
+    decision = check(api, budget["id"], estimate=2)[1]  # 95 + 4 (in flight) + 2 > 100
+    assert decision["action"] == "block" and decision["percentUsed"] == 101.0
+
+
+def test_a_burst_of_concurrent_checks_cannot_run_past_the_threshold(stack, api, clickhouse):
+    _, budget, _ = create(api)
+    spend(api, 90)
+    allowed = []
+    lock = threading.Lock()
+
+    def one_check():
+        connection = postgres_db.connect()
+        try:
+            service = Budgets(conn=connection, spend_reader=SpendReader(clickhouse))
+            from finops.auth import principal_from_claims
+            from finops.budgets.models import EnforcementCheck
+
+            decision = service.check_budget(
+                principal_from_claims(SYSTEM),
+                budget["id"],
+                EnforcementCheck(operationType="ai_generation", estimatedCostUsd=Decimal(3)),
+            )
+            with lock:
+                allowed.append(decision.allowed)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_check) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 90 spent: at most three checks of $3 fit under $100 (90 + 9 = 99; a fourth would be 102)
+    assert allowed.count(True) == 3 and len(allowed) == 8
+
+
+def test_tenant_check_returns_the_strictest_answer_of_the_covering_budgets(stack, api):
+    create(
+        api,
+        name="ai",
+        policy={"notifyThreshold": 50, "enforceThreshold": 60, "actions": ["rate_limit"], "rateLimitFactor": 0.5},
+    )
+    _, strict, _ = create(
+        api,
+        name="ai strict",
+        amount=50,
+        policy={"notifyThreshold": 50, "enforceThreshold": 100, "actions": ["block_ai"]},
+    )
+    create(
+        api,
+        name="exports",
+        categories=["EXPORT"],
+        amount=1,
+        policy={"notifyThreshold": 50, "enforceThreshold": 100, "actions": ["block_export"]},
+    )
+    spend(api, 65)
+    status, decision, _ = api(
+        "check_tenant_enforcement",
+        "POST",
+        f"{B}/tenants/acme/check-enforcement",
+        auth=SYSTEM,
+        body={"operationType": "ai_generation"},
+    )
+    assert status == 200
+    assert decision["action"] == "block" and decision["budgetId"] == strict["id"]
+    _, decision, _ = api(
+        "check_tenant_enforcement",
+        "POST",
+        f"{B}/tenants/acme/check-enforcement",
+        auth=SYSTEM,
+        body={"operationType": "export"},
+    )
+    assert decision["action"] == "allow"  # the export budget has no export spend yet
+    _, decision, _ = api(
+        "check_tenant_enforcement",
+        "POST",
+        f"{B}/tenants/globex/check-enforcement",
+        auth=SYSTEM,
+        body={"operationType": "export"},
+    )
+    assert decision["allowed"] and decision["budgetId"] is None
+
+
+def test_raising_the_amount_lifts_enforcement_and_crossing_again_fires_again(stack, api):
+    _, budget, _ = create(api)
+    bid = budget["id"]
+    spend(api, 110)
+    assert check(api, bid)[1]["action"] == "block"
+    status, updated, _ = api(
+        "update_budget", "PATCH", f"{B}/budgets/{bid}", auth=ADMIN, body={"amount": 200, "version": 1}
+    )
+    assert status == 200
+    assert check(api, bid)[1]["action"] == "allow"
+    assert "enforcement_lifted" in event_types(api, bid)
+    spend(api, 100)  # 210 of 200
+    assert check(api, bid)[1]["action"] == "block"
+    types = event_types(api, bid)
+    assert types.count("threshold_enforce") == 2 and types.count("threshold_notify") == 2
+
+
+def test_period_rollover_is_recorded_and_lifts_enforcement(stack, api, postgres):
+    _, budget, _ = create(api, period="daily", startDate=str(days_ago(3)))
+    bid = budget["id"]
+    spend(api, 150, day=days_ago(1))
+    # Given the budget was enforced yesterday
+    postgres.run(
+        "UPDATE finops_budgets SET state = 'enforced', period_start = :d WHERE id = :id", d=days_ago(1), id=bid
+    )
+    # When today's first check runs
+    assert check(api, bid)[1]["action"] == "allow"
+    types = event_types(api, bid)
+    assert "period_rollover" in types and "enforcement_lifted" in types
+
+
+def test_audit_trail_is_newest_first_and_paged(stack, api):
+    _, budget, _ = create(api)
+    bid = budget["id"]
+    for version in range(1, 6):
+        api(
+            "update_budget",
+            "PATCH",
+            f"{B}/budgets/{bid}",
+            auth=ADMIN,
+            body={"amount": 100 + version, "version": version},
+        )
+    first = events(api, bid, limit="4")
+    assert len(first["events"]) == 4 and first["nextCursor"]
+    second = events(api, bid, limit="4", cursor=first["nextCursor"])
+    assert [e["eventType"] for e in second["events"]] == ["updated", "created"]
+    assert second["nextCursor"] is None
+    stamps = [e["createdAt"] for e in first["events"] + second["events"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert first["events"][0]["details"]["amount"] == {"from": "104.000000", "to": "105"}
+    status, body, _ = api(
+        "list_budget_events", "GET", f"{B}/budgets/{bid}/events", auth=USER, query={"cursor": "nonsense"}
+    )
+    assert status == 422 and body["detail"][0]["loc"][-1] == "cursor"
+
+
+def test_daily_check_refreshes_fires_snapshots_and_is_safe_twice(stack, api, postgres, monkeypatch):
+    from local.lambda_runtime import LambdaContext, load_function
+
+    # Spend ingested before the budgets exist: only the daily check can notice it
+    spend(api, 90)
+    spend(api, 10, tenant="globex")
+    _, a, _ = create(api, name="a")
+    _, b, _ = create(api, name="b", tenantId="globex", auth=claims("globex", "admin"))
+    scheduled = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": f"{today()}T02:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
+    handler = load_function("run_daily_budget_check").lambda_handler
+    first = handler(scheduled, LambdaContext())
+    assert first == {"budgets": 2, "events": 1, "failed": []}
+    second = handler(scheduled, LambdaContext())
+    assert second["events"] == 0
+    rows = postgres.run("SELECT budget_id::text, spent FROM finops_budget_spend_history ORDER BY spent")
+    assert rows == [[b["id"], Decimal("10.000000")], [a["id"], Decimal("90.000000")]]
+    assert event_types(api, a["id"]).count("threshold_notify") == 1
+
+
+def test_daily_check_failure_on_one_budget_does_not_stop_the_others(stack, api, postgres, monkeypatch):
+    from finops.budgets import store
+    from finops.budgets.wiring import budgets
+
+    spend(api, 90)
+    _, broken, _ = create(api, name="broken")
+    _, fine, _ = create(api, name="fine")
+    real = store.upsert_spend_snapshot
+
+    def failing(conn, budget, **kwargs):
+        if budget.id == broken["id"]:
+            raise RuntimeError("disk full")
+        return real(conn, budget, **kwargs)
+
+    monkeypatch.setattr(store, "upsert_spend_snapshot", failing)
+    report = budgets(cached_spend=False).daily_check()
+    assert report.failed == [broken["id"]]
+    snapshots = postgres.run("SELECT budget_id::text FROM finops_budget_spend_history")
+    assert snapshots == [[fine["id"]]]
+    assert event_types(api, broken["id"]).count("threshold_notify") == 0  # rolled back with its savepoint

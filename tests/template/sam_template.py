@@ -1,0 +1,118 @@
+"""Read template.yaml for the template tests, independently of the local server's own reader.
+
+The tests check the template against the code, so they parse it on their own: a bug in the local server's
+reader must not hide a bug in the template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+FUNCTION_TYPE = "AWS::Serverless::Function"
+SCHEDULE_TYPES = ("Schedule", "ScheduleV2")
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short tags (!Ref, !Sub, !GetAtt...) into their long form."""
+
+
+def _cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=CfnLoader)  # a SafeLoader subclass
+    return document
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    logical_id: str
+    function: str  # folder under functions/
+    method: str
+    path: str
+    api: str | None  # logical id the route's ApiId refers to
+
+
+@dataclass(frozen=True)
+class ScheduleEvent:
+    logical_id: str
+    function: str
+    kind: str  # Schedule (EventBridge rule) or ScheduleV2 (EventBridge Scheduler)
+    expression: str
+    timezone: str | None
+    enabled: bool
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Logical id -> properties of every AWS::Serverless::Function."""
+    return {
+        logical_id: resource.get("Properties") or {}
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == FUNCTION_TYPE
+    }
+
+
+def function_folder(properties: dict[str, Any]) -> str:
+    """`functions/get_costs/` -> `get_costs`; anything else is reported as it is."""
+    code_uri = str(properties.get("CodeUri", ""))
+    parts = Path(code_uri.rstrip("/")).parts
+    return parts[1] if len(parts) == 2 and parts[0] == "functions" else code_uri
+
+
+def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
+    routes = []
+    for logical_id, properties in functions(template).items():
+        for event in (properties.get("Events") or {}).values():
+            if event.get("Type") == "HttpApi":
+                props = event.get("Properties") or {}
+                api = props.get("ApiId")
+                routes.append(
+                    HttpRoute(
+                        logical_id=logical_id,
+                        function=function_folder(properties),
+                        method=str(props.get("Method", "")).upper(),
+                        path=str(props.get("Path", "")),
+                        api=api.get("Ref") if isinstance(api, dict) else None,
+                    )
+                )
+    return routes
+
+
+def schedules(template: dict[str, Any]) -> list[ScheduleEvent]:
+    found = []
+    for logical_id, properties in functions(template).items():
+        for event in (properties.get("Events") or {}).values():
+            kind = event.get("Type")
+            if kind in SCHEDULE_TYPES:
+                props = event.get("Properties") or {}
+                enabled = props.get("Enabled", True) is not False and props.get("State", "ENABLED") != "DISABLED"
+                found.append(
+                    ScheduleEvent(
+                        logical_id=logical_id,
+                        function=function_folder(properties),
+                        kind=kind,
+                        expression=str(props.get("Schedule") or props.get("ScheduleExpression") or ""),
+                        timezone=props.get("ScheduleExpressionTimezone"),
+                        enabled=enabled,
+                    )
+                )
+    return found

@@ -1,0 +1,228 @@
+"""template.yaml against the code: SAM accepts and builds it, and its routes and schedules match the handlers."""
+
+from __future__ import annotations
+
+import ast
+import json
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.lambda_runtime import FUNCTIONS_DIR, function_names, load_function
+from local.openapi import router_routes
+from tests.template.aws_cron import parse_schedule, runs_daily_at
+from tests.template.conftest import run_sam
+from tests.template.sam_template import ROOT, function_folder, functions, http_routes, schedules
+
+pytestmark = pytest.mark.template
+
+HANDLER = "app.lambda_handler"
+DAILY_AGGREGATION = "run_daily_aggregation"
+# ELF e_machine of the layer's compiled extensions for each Lambda architecture.
+ELF_MACHINE = {"arm64": 0xB7, "x86_64": 0x3E}
+
+
+def _handler(template: dict[str, Any], properties: dict[str, Any]) -> str:
+    return str(properties.get("Handler") or template["Globals"]["Function"].get("Handler"))
+
+
+def _defines_lambda_handler(app_py: Path) -> bool:
+    tree = ast.parse(app_py.read_text(), filename=str(app_py))
+    return any(isinstance(node, ast.FunctionDef) and node.name == "lambda_handler" for node in tree.body)
+
+
+# --- SAM itself ------------------------------------------------------------------------------------------
+
+
+def test_sam_validate_with_lint_passes() -> None:
+    result = run_sam("validate", "--lint", "--template-file", str(ROOT / "template.yaml"), timeout=300)
+    assert result.returncode == 0, f"sam validate --lint failed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_sam_build_packs_every_function_and_the_layer(sam_build: Path, template: dict[str, Any]) -> None:
+    for logical_id in functions(template):
+        assert (sam_build / logical_id / "app.py").is_file(), f"{logical_id} was not built"
+    layer = sam_build / "FinOpsLayer" / "python"
+    # The package must sit at python/finops/, where the Lambda runtime puts it on sys.path.
+    assert (layer / "finops" / "__init__.py").is_file()
+    for dependency in ("aws_lambda_powertools", "clickhouse_connect", "pydantic", "pg8000", "numpy"):
+        assert (layer / dependency).is_dir(), f"{dependency} missing from the layer"
+    size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
+    assert size < 250 * 1024 * 1024, f"layer is {size / 2**20:.0f} MB unzipped; Lambda's limit is 250 MB"
+
+
+def test_sam_build_compiles_the_layer_for_the_template_architecture(sam_build: Path, template: dict[str, Any]) -> None:
+    (architecture,) = template["Globals"]["Function"]["Architectures"]
+    extension = next((sam_build / "FinOpsLayer" / "python" / "pydantic_core").glob("_pydantic_core*.so"))
+    machine = int.from_bytes(extension.read_bytes()[18:20], "little")
+    assert machine == ELF_MACHINE[architecture], f"{extension.name} is not built for {architecture}"
+
+
+# --- routes and schedules against the handlers -----------------------------------------------------------
+
+
+def test_every_function_points_at_an_existing_lambda_handler(template: dict[str, Any]) -> None:
+    for logical_id, properties in functions(template).items():
+        folder = function_folder(properties)
+        app_py = FUNCTIONS_DIR / folder / "app.py"
+        assert app_py.is_file(), f"{logical_id}: CodeUri {properties.get('CodeUri')!r} has no app.py"
+        assert _handler(template, properties) == HANDLER, f"{logical_id}: handler must be {HANDLER}"
+        assert _defines_lambda_handler(app_py), f"{app_py} defines no lambda_handler"
+
+
+def test_every_function_has_a_route_or_a_schedule(template: dict[str, Any]) -> None:
+    triggered = Counter(r.logical_id for r in http_routes(template)) + Counter(
+        s.logical_id for s in schedules(template)
+    )
+    for logical_id in functions(template):
+        assert triggered[logical_id] >= 1, f"{logical_id} has no HttpApi route and no schedule"
+
+
+def test_every_handler_folder_is_deployed_exactly_once(template: dict[str, Any]) -> None:
+    deployed = Counter(function_folder(p) for p in functions(template).values())
+    assert set(deployed) == set(function_names()), "functions/ and template.yaml disagree"
+    assert all(count == 1 for count in deployed.values()), f"a folder deployed twice: {deployed}"
+
+
+def test_logical_ids_name_the_trigger(template: dict[str, Any]) -> None:
+    routed = {r.logical_id for r in http_routes(template)}
+    scheduled = {s.logical_id for s in schedules(template)}
+    for logical_id in functions(template):
+        suffix = "ApiFunction" if logical_id in routed else "ScheduleFunction" if logical_id in scheduled else ""
+        assert suffix and logical_id.endswith(suffix), f"{logical_id} should end with its trigger ({suffix})"
+
+
+def test_http_routes_equal_the_routes_each_router_declares(template: dict[str, Any]) -> None:
+    declared: dict[str, set[tuple[str, str]]] = {}
+    for route in http_routes(template):
+        declared.setdefault(route.function, set()).add((route.method, route.path))
+    for folder in function_names():
+        router = getattr(load_function(folder), "router", None)
+        in_code = router_routes(router) if router is not None else set()
+        assert declared.get(folder, set()) == in_code, f"{folder}: template routes differ from its router's"
+
+
+def test_routes_are_unique_and_on_the_http_api(template: dict[str, Any]) -> None:
+    routes = http_routes(template)
+    keys = Counter((r.method, r.path) for r in routes)
+    assert all(n == 1 for n in keys.values()), f"route served twice: {[k for k, n in keys.items() if n > 1]}"
+    for route in routes:
+        assert template["Resources"][route.api]["Type"] == "AWS::Serverless::HttpApi", route
+        assert route.path.startswith("/v1/"), route
+
+
+def test_schedule_expressions_are_valid_aws_cron(template: dict[str, Any]) -> None:
+    found = schedules(template)
+    assert found, "no scheduled function"
+    for schedule in found:
+        parse_schedule(schedule.expression)  # raises InvalidSchedule naming the field and the rule
+        # Rules (Schedule) always run in UTC; Scheduler (ScheduleV2) must say so explicitly.
+        if schedule.kind == "ScheduleV2":
+            assert schedule.timezone == "UTC", f"{schedule.logical_id}: ScheduleExpressionTimezone must be UTC"
+    # One kind of schedule throughout, so every job receives the same event shape.
+    assert len({s.kind for s in found}) == 1, "mixed Schedule and ScheduleV2 events"
+
+
+def test_daily_aggregation_runs_every_day_at_0100_utc(template: dict[str, Any]) -> None:
+    (schedule,) = [s for s in schedules(template) if s.function == DAILY_AGGREGATION]
+    assert schedule.enabled
+    cron = parse_schedule(schedule.expression)
+    assert cron is not None and runs_daily_at(cron, hour=1), schedule.expression
+    assert schedule.timezone in (None, "UTC")
+
+
+# --- globals, auth, configuration ----------------------------------------------------------------------
+
+
+def test_globals_use_python312_with_active_tracing(template: dict[str, Any]) -> None:
+    globals_function = template["Globals"]["Function"]
+    assert globals_function["Runtime"] == "python3.12"
+    assert globals_function["Tracing"] == "Active"
+    assert globals_function["Architectures"] in (["arm64"], ["x86_64"])
+    assert globals_function["Layers"] == [{"Ref": "FinOpsLayer"}]
+    for logical_id, properties in functions(template).items():
+        assert properties.get("Runtime", "python3.12") == "python3.12", logical_id
+        assert properties.get("Tracing", "Active") == "Active", logical_id
+
+
+def test_layer_is_built_by_sam_from_layers_finops(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["FinOpsLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/finops"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert layer["Properties"]["CompatibleArchitectures"] == template["Globals"]["Function"]["Architectures"]
+
+
+def test_jwt_authorizer_is_the_http_api_default(template: dict[str, Any]) -> None:
+    auth = template["Resources"]["FinOpsHttpApi"]["Properties"]["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["IdentitySource"] == "$request.header.Authorization"
+    assert authorizer["JwtConfiguration"]["issuer"] == {"Ref": "JwtIssuer"}
+    assert authorizer["JwtConfiguration"]["audience"] == [{"Ref": "JwtAudience"}]
+    # No route opts out of the authorizer.
+    for properties in functions(template).values():
+        for event in (properties.get("Events") or {}).values():
+            assert "Auth" not in (event.get("Properties") or {}), event
+
+
+def test_parameter_defaults_match_the_local_server(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert parameters["JwtIssuer"]["Default"] == "finops-local"
+    assert parameters["JwtAudience"]["Default"] == "finops-api"
+    assert parameters["TenantClaim"]["Default"] == "tenant_id"
+    assert parameters["RolesClaim"]["Default"] == "roles"
+    # Secrets are given by ARN, never as values.
+    for name in ("ClickHouseSecretArn", "DatabaseSecretArn"):
+        assert "secretsmanager" in parameters[name]["AllowedPattern"], name
+
+
+def test_environment_variables_are_ones_the_code_reads(template: dict[str, Any]) -> None:
+    from finops.settings import Settings
+
+    known = {field.alias for field in Settings.model_fields.values()}
+    # DATABASE_SECRET_ARN is wired now for the budgets work that reads it.
+    known |= {"DATABASE_SECRET_ARN"}
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    unknown = {name for name in variables if not name.startswith("POWERTOOLS_")} - known
+    assert not unknown, f"template sets variables no code reads: {sorted(unknown)}"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "finops"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "FinOps"
+    for properties in functions(template).values():
+        assert "Environment" not in properties or "Variables" in properties["Environment"]
+
+
+def test_every_function_may_read_the_connection_secrets(template: dict[str, Any]) -> None:
+    (statement,) = template["Resources"]["ReadSecretsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert statement["Resource"] == [{"Ref": "ClickHouseSecretArn"}, {"Ref": "DatabaseSecretArn"}]
+    for logical_id, properties in functions(template).items():
+        assert {"Ref": "ReadSecretsPolicy"} in properties.get("Policies", []), logical_id
+
+
+def test_outputs_name_the_api_url_the_layer_and_every_function(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
+    assert outputs["FinOpsLayerArn"]["Value"] == {"Ref": "FinOpsLayer"}
+    referenced = {json.dumps(o["Value"]) for o in outputs.values()}
+    for logical_id in functions(template):
+        assert json.dumps({"Ref": logical_id}) in referenced, f"no output for {logical_id}"
+
+
+def test_samconfig_deploys_default_dev_and_prod_with_every_required_parameter(template: dict[str, Any]) -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    required = {name for name, spec in template["Parameters"].items() if "Default" not in spec}
+    for env in ("default", "dev", "prod"):
+        deploy = config[env]["deploy"]["parameters"]
+        assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}, env
+        assert deploy["resolve_s3"] is True, env
+        given = {item.split("=", 1)[0] for item in deploy["parameter_overrides"]}
+        assert required <= given, f"[{env}] misses {sorted(required - given)}"
+        assert given <= set(template["Parameters"]), (
+            f"[{env}] sets unknown parameters {sorted(given - set(template['Parameters']))}"
+        )
+        assert config[env]["global"]["parameters"]["stack_name"], env
+    assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
