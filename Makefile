@@ -28,17 +28,18 @@ $(SAM_VENV)/.installed:
 	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==1.170.0' 2> >(grep -v 'is ignored: it is neither' >&2)
 	@touch $@
 
-## run: the whole service on the embedded stack, with demo data, on http://127.0.0.1:$(PORT)
+## run: the whole service on the embedded stack, with demo data, on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
 run: install
-	$(BIN)/python -m local.server
+	@$(BIN)/python -m local.server
 
 ## token: print a JWT the running local server accepts (make -s token TENANT=demo ROLE=admin)
 token: install
 	@$(BIN)/python -m local.token --tenant "$(TENANT)" --role "$(ROLE)"
 
-## invoke: run a scheduled function now (make invoke FUNCTION=run_daily_aggregation)
+## invoke: run a function now, through the running server if any (make invoke FUNCTION=run_daily_aggregation;
+## EVENT=events/<function>.<case>.json sends a recorded event instead of the schedule's)
 invoke: install
-	$(BIN)/python -m local.invoke "$(FUNCTION)"
+	@$(BIN)/python -m local.invoke "$(FUNCTION)" $(if $(EVENT),--event "$(EVENT)")
 
 ## test: lint, type checks, unit, integration, e2e and template tests
 test: install $(SAM_VENV)/.installed lint typecheck

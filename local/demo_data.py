@@ -2,8 +2,8 @@
 
 Every category is there (AI on several models, COMPUTE, STORAGE, EXPORT, EGRESS) over a few services and
 regions, with what a cost explorer should make visible: weekdays busier than weekends, a gentle upward trend,
-and one clear spike (AI at 3x, 20 days ago). About 4,300 events, loaded through the real ingest path (so they
-are rated by the rate card) and aggregated into cost facts.
+and one clear spike (AI at 3x, on a weekday about 20 days ago). About 4,300 events, loaded through the real
+ingest path (so they are rated by the rate card) and aggregated into cost facts.
 
 Loading is idempotent: event ids are derived from day, stream and slot, so a reload is answered as duplicates;
 and a started server skips the load when the demo tenant already has aggregated days.
@@ -93,7 +93,9 @@ def demo_days(today: date) -> list[date]:
 
 
 def spike_day(today: date) -> date:
-    return today - timedelta(days=SPIKE_DAYS_AGO)
+    """About 20 days ago, on a weekday: a 3x spike on a quiet weekend would hardly stand out."""
+    day = today - timedelta(days=SPIKE_DAYS_AGO)
+    return day - timedelta(days=max(0, day.weekday() - 4))
 
 
 def generate_events(today: date) -> list[dict[str, Any]]:

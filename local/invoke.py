@@ -12,6 +12,7 @@ Usage: python -m local.invoke FUNCTION [--event FILE]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -64,7 +65,8 @@ def invoke_in_process(function: str, event: dict[str, Any] | None) -> Any:
         os.environ.setdefault(name, value)
     if event is None:
         event = _scheduled_event(function)
-    with Stack.default():
+    # The function's logs and metrics go to stderr, so stdout carries the result alone.
+    with contextlib.redirect_stdout(sys.stderr), Stack.default():
         api = LocalApi(template, signing_secret(), base_url="")
         return api.invoke(function, event)
 
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from local.stack import StackError
 
     template = load_template()
-    parser = argparse.ArgumentParser(description="Run a function of template.yaml now.")
+    parser = argparse.ArgumentParser(prog="python -m local.invoke", description="Run a function of template.yaml now.")
     parser.add_argument("function", help=f"one of: {', '.join(sorted(set(template.functions.values())))}")
     parser.add_argument("--event", type=Path, help="a JSON event file (default: the schedule's event)")
     args = parser.parse_args(argv)

@@ -50,6 +50,7 @@ SWAGGER_ASSETS = {
     "/docs/swagger-ui.min.css": ("swagger-ui.min.css", "text/css"),
 }
 JSON = "application/json"
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs' request payload limit
 
 
 @dataclass
@@ -297,6 +298,10 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:  # API Gateway refuses these before any function runs
+            self.close_connection = True
+            self._send(Reply.error(413, f"Request Entity Too Large (limit {MAX_PAYLOAD_BYTES} bytes)"), started)
+            return
         request = Request(
             method=self.command,
             target=self.path,
@@ -309,6 +314,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
         except Exception:
             print(f"error: {traceback.format_exc()}", file=sys.stderr, flush=True)
             reply = Reply.json(500, {"message": "Internal Server Error"})
+        self._send(reply, started)
+
+    def _send(self, reply: Reply, started: float) -> None:
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             if name.lower() != "content-length":
@@ -363,6 +371,7 @@ def main() -> int:
         return 1
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)  # also when started in the background, where SIGINT is ignored
     stack = Stack.default()
     scheduler: Scheduler | None = None
     serving = False
@@ -375,6 +384,8 @@ def main() -> int:
         from local.demo_data import ensure_demo_data
 
         demo = ensure_demo_data(get_client())
+        if not demo.loaded_now:
+            print(f"demo data: already loaded ({demo.start} .. {demo.end})", flush=True)
         _warm_functions(template, api)
         scheduler = Scheduler(template.schedules, api.run_schedule, log=_log)
         scheduler.start()

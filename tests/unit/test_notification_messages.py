@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from finops.notifications.messages import (
     MAX_SUBJECT_LENGTH,
     SEVERITY_BY_EVENT_TYPE,
@@ -121,7 +122,9 @@ def test_json_keeps_sub_cent_precision_and_null_threshold():
 
 def test_text_says_what_happened_the_figures_the_policy_and_the_event_id():
     text = alert().body_text
-    assert "Budget 'Monthly AI' of tenant acme has used 82% of its $5,000.00, crossing its 80% notify threshold." in text
+    assert (
+        "Budget 'Monthly AI' of tenant acme has used 82% of its $5,000.00, crossing its 80% notify threshold." in text
+    )
     assert "Spent:       $4,100.00 of $5,000.00 (82%)" in text
     assert "Remaining:   $900.00" in text
     assert "Period:      2026-11-01 to 2026-11-30 (UTC)" in text
@@ -150,9 +153,7 @@ def test_enforce_text_lists_what_is_blocked_now_and_that_other_operations_run():
 
 
 def test_lifted_text_gives_the_reason():
-    message = alert(
-        event_type="enforcement_lifted", severity="info", details={"reason": "the period rolled over"}
-    )
+    message = alert(event_type="enforcement_lifted", severity="info", details={"reason": "the period rolled over"})
     assert "has been lifted: the period rolled over." in message.body_text
     assert "All operations are allowed again." in message.body_text
 
@@ -165,7 +166,11 @@ def test_forecast_text_and_json_carry_expected_spend_probability_and_breach_date
     assert "Forecast:    $5,600.50 by the end of the period" in message.body_text
     assert "Probability: 85% that spend exceeds the amount" in message.body_text
     assert "Breach date: 2026-11-24" in message.body_text
-    assert message.body_json["details"] == {"expectedSpend": "5600.50", "probability": "0.85", "breachDate": "2026-11-24"}
+    assert message.body_json["details"] == {
+        "expectedSpend": "5600.50",
+        "probability": "0.85",
+        "breachDate": "2026-11-24",
+    }
 
 
 def test_attributes_are_what_subscribers_filter_on():
@@ -211,5 +216,10 @@ def test_another_kind_of_message_reuses_the_conventions():
     # Then it gets the same subject limit, event id footer, JSON safety and attributes (no budgetId)
     assert len(message.subject) <= MAX_SUBJECT_LENGTH and message.subject.startswith("[FinOps] Cost anomaly")
     assert message.body_text.rstrip().endswith("systems deduplicate on it)")
-    assert message.attributes == {"tenantId": "acme", "eventType": "anomaly", "severity": "warning", "eventId": EVENT_ID}
+    assert message.attributes == {
+        "tenantId": "acme",
+        "eventType": "anomaly",
+        "severity": "warning",
+        "eventId": EVENT_ID,
+    }
     assert message.body_json["schemaVersion"] == 1

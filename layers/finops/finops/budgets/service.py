@@ -8,7 +8,7 @@ the database, so the real-time path and the daily job can never both fire one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -64,14 +64,14 @@ class DailyCheckReport:
 class Notifier:
     """Where alerts go after a commit; without topics configured, outbox rows simply stay pending."""
 
-    publish: Any = None  # callable(conn) -> None, set by the handler's wiring (finops.budgets.wiring)
-    sync_subscriptions: Any = None  # callable(conn, budget) -> None
-    remove_subscriptions: Any = None  # callable(conn, budget_id) -> None
+    publish: Callable[[Connection, bool], None] | None = None  # (connection, whole backlog?)
+    sync_subscriptions: Callable[[Connection, BudgetRecord], None] | None = None
+    remove_subscriptions: Callable[[Connection, str], None] | None = None
 
-    def after_commit(self, conn: Connection) -> None:
+    def after_commit(self, conn: Connection, *, backlog: bool = False) -> None:
         if self.publish is not None:
             try:
-                self.publish(conn)
+                self.publish(conn, backlog)
             except Exception:  # the rows stay pending; the daily check retries them
                 logger.exception("publishing notifications failed; they stay pending")
 
@@ -269,7 +269,7 @@ class Budgets:
                         report.failed.append(budget.id)
                         logger.exception("daily check failed for a budget", extra={"budget_id": budget.id})
         store.purge_expired_reservations(self.conn, datetime.now(UTC))
-        self.notifier.after_commit(self.conn)
+        self.notifier.after_commit(self.conn, backlog=True)
         return report
 
     # --- evaluation, shared by the real-time path and the daily check ------------------------------------

@@ -4,8 +4,6 @@ and SNS notifier, created once per container."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
-
 from pg8000.native import Connection
 
 from finops.budgets.service import Budgets, Notifier
@@ -50,10 +48,15 @@ def notifier() -> Notifier:
     if not any(topics.values()):
         return Notifier()
 
-    def publish(conn: Connection) -> None:
+    def publish(conn: Connection, backlog: bool) -> None:
         from finops.notifications.publisher import publish_pending, sns_client
 
-        publish_pending(conn, sns_client(), topics)
+        if not backlog:
+            # On a request path: a few rows, and give up at once if SNS is unreachable (the daily check retries).
+            publish_pending(conn, sns_client(), topics, limit=20, max_consecutive_connection_errors=1)
+            return
+        while (report := publish_pending(conn, sns_client(), topics)).published and report.still_pending:
+            pass  # the whole backlog, in batches, until it is empty or SNS stops accepting
 
     def sync(conn: Connection, budget: BudgetRecord) -> None:
         from finops.notifications.publisher import sns_client
@@ -71,5 +74,4 @@ def notifier() -> Notifier:
 
         remove_budget_subscriptions(conn, sns_client(), budget_id)
 
-    publish_fn: Any = publish
-    return Notifier(publish=publish_fn, sync_subscriptions=sync, remove_subscriptions=remove)
+    return Notifier(publish=publish, sync_subscriptions=sync, remove_subscriptions=remove)

@@ -320,7 +320,8 @@ def _forecast_lines(details: Mapping[str, Any]) -> list[str]:
     if details.get("expectedSpend") is not None:
         lines.append(f"Forecast:    {_usd(Decimal(str(details['expectedSpend'])))} by the end of the period")
     if details.get("probability") is not None:
-        probability = Decimal(str(details["probability"])) * 100
+        probability = Decimal(str(details["probability"]))
+        probability = probability * 100 if probability <= 1 else probability  # a fraction, or already a percent
         lines.append(f"Probability: {_percent(probability, places=0)}% that spend exceeds the amount")
     if details.get("breachDate") is not None:
         breach = details["breachDate"]

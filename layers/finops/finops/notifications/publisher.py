@@ -8,9 +8,9 @@ close: a crash after SNS accepted a message but before its row's UPDATE committe
 row on the next run. The event id travels in the message (`eventId` attribute and JSON) so consumers
 drop that duplicate.
 
-A failure (SNS unreachable, throttled, a wrong topic ARN, a topic with no ARN configured) leaves the row
-pending with `attempts` + 1 and `last_error`; the next run retries it. `attempts` counts every try,
-successful or not.
+A failure (SNS unreachable, throttled, a wrong topic ARN) leaves the row pending with `attempts` + 1 and
+`last_error`; the next run retries it. `attempts` counts every try, successful or not. A row whose topic
+has no ARN configured is not tried: it waits, with a `last_error` naming the setting to fill in.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def sns_client() -> SNSClient:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.client("sns", config=config)
 
 
@@ -66,8 +66,13 @@ def publish_pending(
 ) -> PublishReport:
     """Publish up to `limit` pending outbox rows, oldest first. Must be called outside a transaction (it
     commits each row as it goes). After `max_consecutive_connection_errors` rows in a row fail because SNS
-    cannot be reached, the run stops and leaves the rest untouched rather than time out on every row."""
+    cannot be reached, the run stops and leaves the rest untouched rather than time out on every row.
+    Rows of a topic with no ARN in `topic_arns` are not tried: they keep waiting, marked with a `last_error`
+    that names the missing setting (once, so a run in the request path costs nothing for them)."""
     require_no_transaction(conn)
+    arns = {topic: arn for topic, arn in topic_arns.items() if arn}
+    configured = list(arns)
+    _mark_unrouted(conn, [topic for topic in _TOPIC_SETTING if topic not in arns])
     published = failed = connection_errors = 0
     tried: list[str] = []  # rows that failed in this run: not retried until the next run
     for _ in range(limit):
@@ -76,14 +81,16 @@ def publish_pending(
             rows = conn.run(
                 "SELECT id, event_id, topic, tenant_id, budget_id, event_type, severity, subject, body_text, body_json "
                 "FROM finops_notification_outbox "
-                "WHERE published_at IS NULL AND NOT (id = ANY(CAST(:tried AS uuid[]))) "
+                "WHERE published_at IS NULL AND topic = ANY(CAST(:topics AS text[])) "
+                "AND NOT (id = ANY(CAST(:tried AS uuid[]))) "
                 "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                topics=configured,
                 tried=tried,
             )
             if not rows:
                 conn.run("COMMIT")
                 break
-            row_id, error, message_id, unreachable = _publish_row(sns_client, topic_arns, rows[0])
+            row_id, error, message_id, unreachable = _publish_row(sns_client, arns, rows[0])
             if error is None:
                 conn.run(
                     "UPDATE finops_notification_outbox SET published_at = now(), message_id = :message_id, "
@@ -115,20 +122,28 @@ def publish_pending(
     return PublishReport(published=published, failed=failed, still_pending=int(still_pending))
 
 
+def _mark_unrouted(conn: pg8000.native.Connection, topics: list[str]) -> None:
+    for topic in topics:
+        error = f"no SNS topic ARN configured for topic '{topic}' (set {_TOPIC_SETTING[topic]})"
+        conn.run(
+            "UPDATE finops_notification_outbox SET last_error = :error "
+            "WHERE published_at IS NULL AND topic = :topic AND last_error IS DISTINCT FROM :error",
+            topic=topic,
+            error=error,
+        )
+        if conn.row_count:
+            logger.warning("notifications waiting for a topic ARN", extra={"topic": topic, "rows": conn.row_count})
+
+
 def _publish_row(
-    sns_client: SNSClient, topic_arns: dict[str, str | None], row: list[Any]
+    sns_client: SNSClient, arns: dict[str, str], row: list[Any]
 ) -> tuple[Any, str | None, str | None, bool]:
     """(row id, error or None, SNS message id, whether the error means SNS could not be reached)."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
     row_id, event_id, topic, tenant_id, budget_id, event_type, severity, subject, body_text, body_json = row
     body = json.loads(body_json) if isinstance(body_json, str) else body_json
     log_keys = {"eventId": str(event_id), "topic": topic, "tenantId": tenant_id, "budgetId": str(budget_id)}
-    arn = topic_arns.get(topic)
-    if not arn:
-        error = f"no SNS topic ARN configured for topic '{topic}' (set {_TOPIC_SETTING.get(topic, 'its ARN')})"
-        logger.warning("notification not published", extra={**log_keys, "error": error})
-        return row_id, error, None, False
     attributes = message_attributes(
         event_id=str(event_id),
         tenant_id=tenant_id,
@@ -138,16 +153,18 @@ def _publish_row(
     )
     try:
         response = sns_client.publish(
-            TopicArn=arn,
+            TopicArn=arns[topic],  # only rows of configured topics are selected
             Message=sns_message(body_text, body),
             MessageStructure="json",
             Subject=subject,
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )
     except (BotoCoreError, ClientError) as error:
-        # BotoCoreError: no answer from SNS (connection refused, timeout); ClientError: SNS said no.
+        # ClientError: SNS answered no, for this message. BotoCoreError: SNS could not be asked (connection
+        # refused, timeout, no credentials), which every following row would hit too, except a malformed request.
         logger.warning("notification not published", extra={**log_keys, "error": str(error)})
-        return row_id, f"{type(error).__name__}: {error}", None, isinstance(error, BotoCoreError)
+        unreachable = isinstance(error, BotoCoreError) and not isinstance(error, ParamValidationError)
+        return row_id, f"{type(error).__name__}: {error}", None, unreachable
     except Exception as error:
         # Anything else from the client is still this row's failure, not a reason to drop the batch.
         logger.exception("notification not published", extra=log_keys)

@@ -20,7 +20,7 @@ per topic.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from finops.notifications.messages import TOPICS
 from finops.notifications.publisher import require_no_transaction
@@ -192,8 +192,8 @@ def _find_subscription(sns_client: SNSClient, topic_arn: str, email: str) -> str
     return None
 
 
-def _address_rows(conn: pg8000.native.Connection, topic: str, email: str) -> list[list[str]]:
-    rows: list[list[str]] = conn.run(
+def _address_rows(conn: pg8000.native.Connection, topic: str, email: str) -> list[list[Any]]:
+    rows: list[list[Any]] = conn.run(
         "SELECT budget_id, subscription_arn FROM finops_budget_subscriptions WHERE topic = :topic AND email = :email",
         topic=topic,
         email=email,

@@ -1,0 +1,139 @@
+"""The local server as a user runs it: `python -m local.server` in a subprocess, called over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from local.lambda_runtime import ROOT
+from local.token import issue_token
+
+STARTUP_TIMEOUT = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+@dataclass
+class LocalServer:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    aws_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"server-{self.starts}.log"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLICKHOUSE_", "PYTEST_"))}
+        env.update(
+            FINOPS_DATA_DIR=str(self.data_dir),
+            PORT=str(self.port),
+            AWS_LOCAL_PORT=str(self.aws_port),
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+        )
+        return {**env, **extra}
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "local.server"], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the local server exited ({self.process.returncode}):\n{self.log()[-3000:]}")
+            try:
+                if self.get("/health").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the local server was not ready within {STARTUP_TIMEOUT} s:\n{self.log()[-3000:]}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+            raise
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def token(self, tenant: str | None, *roles: str, lifetime: timedelta = timedelta(hours=1)) -> str:
+        return issue_token(tenant, list(roles), directory=self.data_dir, lifetime=lifetime)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpReply:
+        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return HttpReply(response.status, dict(response.headers), response.read().decode())
+        except urllib.error.HTTPError as error:
+            return HttpReply(error.code, dict(error.headers), error.read().decode())
+
+    def get(self, path: str, **kwargs: Any) -> HttpReply:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> HttpReply:
+        return self.request("POST", path, body=body, **kwargs)
