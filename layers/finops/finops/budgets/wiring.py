@@ -4,6 +4,7 @@ and SNS notifier, created once per container."""
 from __future__ import annotations
 
 from functools import lru_cache
+
 from pg8000.native import Connection
 
 from finops.budgets.service import Budgets, Notifier
