@@ -14,7 +14,7 @@ ROLE ?= admin
 ENV ?= dev
 export PORT FINOPS_DATA_DIR
 
-.PHONY: install run token invoke test test-fast lint format typecheck openapi validate build deploy bench clean
+.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -70,7 +70,14 @@ build: $(SAM_VENV)/.installed
 	$(SAM_PYENV) $(SAM) build --config-env $(ENV)
 
 ## deploy: build, then deploy with samconfig.toml's [$(ENV)] section (make deploy ENV=prod)
-deploy: build
+## migrate: apply the ClickHouse and PostgreSQL migrations to the databases the environment names
+## (CLICKHOUSE_URL, CLICKHOUSE_SECRET_ARN, DATABASE_URL or DATABASE_SECRET_ARN, DATABASE_SCHEMA)
+migrate: install
+	PYTHONPATH=layers/finops $(BIN)/python -m finops.db.migrate --sql-dir sql/clickhouse
+	PYTHONPATH=layers/finops $(BIN)/python -m finops.db.postgres --sql-dir sql/postgres
+
+## deploy: migrations first (they only add), then the stack (make deploy ENV=prod)
+deploy: build migrate
 	$(SAM) deploy --config-env $(ENV)
 
 ## bench: the scale benchmarks; results in bench/RESULTS.md

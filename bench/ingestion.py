@@ -67,7 +67,7 @@ class IngestionResult:
     known_ids: int
 
 
-def make_batches(client: Any, tenants: int, count: int) -> list[Batch]:
+def make_batches(client: Any, tenants: int, count: int, *, seed: int = 2) -> list[Batch]:
     from finops.costs.rate_card import current_rate_card
 
     card = current_rate_card(client)
@@ -80,7 +80,7 @@ def make_batches(client: Any, tenants: int, count: int) -> list[Batch]:
             parameters={"last": dataset.tenant_id(tenants)},
         ).result_rows
     ]
-    maker = BatchMaker(kinds, known)
+    maker = BatchMaker(kinds, known, seed=seed)
     return [maker.batch(BATCH_SIZE) for _ in range(count)]
 
 

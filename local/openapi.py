@@ -22,7 +22,8 @@ SECURITY_SCHEME = "bearerAuth"
 
 DESCRIPTION = (
     "Usage telemetry ingestion, rating, daily cost aggregation and the cost explorer of a multi-tenant "
-    "platform. Every operation needs a bearer JWT: API Gateway's JWT authorizer checks it and passes its "
+    "platform, and budgets with notify/enforce policies, a real-time enforcement check and an audit trail. "
+    "Every operation needs a bearer JWT: API Gateway's JWT authorizer checks it and passes its "
     "claims (`tenant_id`, `roles`: user, admin or system) to the function. Money is in USD."
 )
 

@@ -143,27 +143,26 @@ def _route(logical_id: str, folder: str, props: dict[str, Any], api: dict[str, A
         "DefaultAuthorizer"
     )
     authorizer = (props.get("Auth") or {}).get("Authorizer", default_auth)
-    regex = "".join(
-        f"(?P<{_group(part)}>.+)"
-        if part.startswith("{") and part.endswith("+}")
-        else f"(?P<{_group(part)}>[^/]+)"
-        if part.startswith("{")
-        else re.escape(part)
-        for part in re.split(r"(\{[^}]+\})", path)
-        if part
-    )
     return Route(
         method=str(props["Method"]).upper(),
         path=path,
         function=folder,
         logical_id=logical_id,
         auth_required=bool(authorizer) and authorizer != "NONE",
-        pattern=re.compile(regex),
+        pattern=_path_pattern(path),
     )
 
 
-def _group(part: str) -> str:
-    return part.strip("{}+")
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """`/budgets/{budgetId}` matches one segment per parameter; a greedy `{proxy+}` matches the rest."""
+    pieces = []
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{"):
+            name = part.strip("{}+")
+            pieces.append(f"(?P<{name}>.+)" if part.endswith("+}") else f"(?P<{name}>[^/]+)")
+        elif part:
+            pieces.append(re.escape(part))
+    return re.compile("".join(pieces))
 
 
 def _enabled(props: dict[str, Any]) -> bool:

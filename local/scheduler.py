@@ -150,7 +150,8 @@ class Schedule:
     def event(self, at: datetime) -> dict[str, Any]:
         """The payload EventBridge delivers: the template's Input if any, else a "Scheduled Event"."""
         if self.input is not None:
-            return json.loads(self.input)
+            payload: dict[str, Any] = json.loads(self.input)
+            return payload
         scheduler = self.kind == "ScheduleV2"
         resource = (
             f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/{self.name}"

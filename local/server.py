@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
+from aws_lambda_powertools.event_handler.openapi import swagger_ui
 
 from local.lambda_runtime import LambdaContext, http_api_event, load_function
 from local.sam_template import Route, SamTemplate, load_template
@@ -44,7 +45,7 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 INVOKE_PATH = "/local/invoke/"
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
-SWAGGER_DIR = Path(__import__("aws_lambda_powertools").__file__).parent / "event_handler" / "openapi" / "swagger_ui"
+SWAGGER_DIR = Path(swagger_ui.__file__ or "").parent  # Powertools ships the Swagger UI assets
 SWAGGER_ASSETS = {
     "/docs/swagger-ui-bundle.min.js": ("swagger-ui-bundle.min.js", "application/javascript"),
     "/docs/swagger-ui.min.css": ("swagger-ui.min.css", "text/css"),

@@ -22,10 +22,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from local.lambda_runtime import ROOT
 from local.token import data_dir
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 CLICKHOUSE_DATABASE = "finops"
 CLICKHOUSE_SQL = ROOT / "sql" / "clickhouse"
@@ -61,6 +64,7 @@ class ClickHouse:
     def __init__(self, path: Path, database: str = CLICKHOUSE_DATABASE) -> None:
         self.path = path
         self.database = database
+        self._admin: Client | None = None
 
     def start(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -104,7 +108,7 @@ class ClickHouse:
         from finops.db import clickhouse
 
         clickhouse.reset_client()
-        if getattr(self, "_admin", None) is not None:
+        if self._admin is not None:
             self._admin.close()
             self._admin = None
 

@@ -4,9 +4,7 @@ the end, moto included, and checked to leave nothing listening.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +12,9 @@ from tests.e2e.local_server import LocalServer, listening
 
 
 @pytest.fixture(scope="session")
-def local_server() -> Iterator[LocalServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="finops-e2e-"))
-    server = LocalServer(data_dir=workdir / "data")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    # pytest keeps the last few runs' directories, so a failed run's server logs can be read afterwards.
+    server = LocalServer(data_dir=tmp_path_factory.mktemp("local-server") / "data")
     server.start()
     yield server
     server.stop()

@@ -170,3 +170,19 @@ def test_aggregation_permissions_and_bad_requests(clickhouse, api):
     assert status == 422 and "future" in body["detail"][0]["msg"]
     status, body, _ = aggregate(api, {"from": str(days_ago(500)), "to": day})
     assert status == 422 and "400" in body["detail"][0]["msg"]
+
+
+def test_a_re_run_with_a_longer_settle_time_never_moves_the_watermark_back(clickhouse, api, monkeypatch):
+    # Given a day aggregated with no settle time (everything ingested is in the facts)
+    day = days_ago(1)
+    ingest(api, [event(day=day, costUsd="2") for _ in range(3)])
+    aggregate(api, {"date": str(day)})
+    # When the daily job re-runs it with the production settle time, which would cut off earlier
+    monkeypatch.setenv("AGGREGATION_SETTLE_SECONDS", "3600")
+    reload_settings()
+    aggregate(api, {"date": str(day)})
+    clickhouse.command("OPTIMIZE TABLE cost_aggregation_watermarks FINAL")
+    clickhouse.command("OPTIMIZE TABLE cost_facts FINAL")
+    # Then the day still counts every event once
+    assert costs(api, "acme", day, day)["total"] == 6
+    assert sum(f[6] for f in facts(clickhouse)) == Decimal(6)

@@ -7,24 +7,43 @@ Dates: query events use fixed past ranges (valid forever). Ingestion rejects eve
 in the future, so a static file cannot stay valid: before invoking, `recent` shifts every parseable timestamp of
 an ingest batch by one offset that puts the batch's newest event on yesterday (same time of day). The events
 keep their spacing, so one that is deliberately years too old stays too old.
+
+Budgets: functions that use `finops.budgets` (the budget endpoints, the daily check, and ingestion, which
+re-evaluates budgets) run against the embedded PostgreSQL too, with a fresh schema per event, and with the two
+alert topics on moto's SNS, as deployed (subscriptions are made, alerts published). An event about an
+existing budget names it by SAMPLE_BUDGET_ID. Its expectation says which budget must exist (`given=Given(...)`):
+the test creates it through the create_budget handler with the body of `create_budget.happy.json` (for the given
+tenant), applies `updates` PATCHes, ingests `spent_usd` of AI spend for today, and then replaces SAMPLE_BUDGET_ID
+with the new budget's id everywhere in the event and in the expected values. So each file stays a real-shaped
+event that can also be sent by hand after swapping in a real id.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.lambda_runtime import ROOT, LambdaContext, decode_body, function_names, load_function
+from finops.budgets import wiring
+from finops.settings import reload_settings
+from local.lambda_runtime import FUNCTIONS_DIR, ROOT, LambdaContext, decode_body, function_names, load_function
 from local.openapi import router_routes
+from tests.conftest import Api, claims
+from tests.factories import TELEMETRY, today
+from tests.factories import event as usage_event
 
 EVENTS_DIR = ROOT / "events"
 EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
+BUDGETS = "/api/ai-budget/finops/budgets"
+# Stands for the id of the budget a test creates first (see the module docstring).
+SAMPLE_BUDGET_ID = "3b9f2c1e-6a4d-4e8b-9c7f-1d2e3f4a5b6c"
 
 COSTS_KEYS = {"tenantId", "from", "to", "currency", "groupBy", "granularity", "total", "rows"}
 BREAKDOWN_KEYS = {"tenantId", "from", "to", "currency", "dimension", "total", "rows"}
@@ -44,6 +63,50 @@ TOP_DRIVERS_KEYS = {"tenantId", "from", "to", "currency", "total", "drivers"}
 RATE_CARD_KEYS = {"asOf", "currency", "prices"}
 INGEST_KEYS = {"accepted", "duplicates", "rejected", "flagged"}
 AGGREGATE_KEYS = {"tenantId", "repriced", "days"}
+BUDGET_KEYS = {
+    "id",
+    "tenantId",
+    "name",
+    "amount",
+    "currency",
+    "period",
+    "categories",
+    "models",
+    "regions",
+    "services",
+    "policy",
+    "startDate",
+    "version",
+    "createdAt",
+    "updatedAt",
+    "deletedAt",
+}
+STATUS_KEYS = {
+    "budgetId",
+    "tenantId",
+    "name",
+    "currency",
+    "amount",
+    "spent",
+    "remaining",
+    "percentUsed",
+    "state",
+    "activeActions",
+    "periodStart",
+    "periodEnd",
+    "spendAsOf",
+}
+DECISION_KEYS = {"allowed", "action", "rateLimitFactor", "reason", "budgetId", "percentUsed"}
+DAILY_CHECK_KEYS = {"budgets", "events", "failed"}
+
+
+@dataclass(frozen=True)
+class Given:
+    """A budget that must exist before the event runs (the body of create_budget.happy.json, for `tenant`)."""
+
+    tenant: str = "acme"
+    updates: int = 0  # PATCHes applied after creating it: the budget is then at version 1 + updates
+    spent_usd: Decimal = Decimal(0)  # AI spend ingested for today against it
 
 
 @dataclass(frozen=True)
@@ -53,10 +116,16 @@ class Expect:
     equal: dict[str, Any] = field(default_factory=dict)  # top-level values the reply must have
     loc: tuple[str, ...] | None = None  # for 422: the location one error must name
     check: Callable[[Any], None] | None = None
+    given: Given | None = None  # a budget to create first; SAMPLE_BUDGET_ID then means its id
 
 
 def ok(keys: set[str], check: Callable[[Any], None] | None = None, **equal: Any) -> Expect:
     return Expect(200, frozenset(keys), equal, check=check)
+
+
+def on_budget(expect: Expect, given: Given | None = None) -> Expect:
+    """`expect`, for an event that needs a budget (acme's, unless `given` says otherwise)."""
+    return Expect(expect.status, expect.keys, expect.equal, expect.loc, expect.check, given or Given())
 
 
 def error(status: int, *loc: str) -> Expect:
@@ -102,6 +171,22 @@ def _week(body: dict[str, Any]) -> None:
     assert [d["date"] for d in body["days"]] == [f"2026-11-0{i}" for i in range(1, 8)]
 
 
+def _count(key: str, n: int) -> Callable[[Any], None]:
+    def check(body: dict[str, Any]) -> None:
+        assert len(body[key]) == n, body[key]
+
+    return check
+
+
+def _no_body(body: Any) -> None:
+    assert body == ""
+
+
+def _only_created(body: dict[str, Any]) -> None:
+    assert [e["eventType"] for e in body["events"]] == ["created"]
+    assert body["nextCursor"] is None
+
+
 EXPECTED: dict[str, Expect] = {
     "get_costs.happy": ok(COSTS_KEYS, tenantId="acme", currency="USD", groupBy="category", granularity="daily"),
     "get_costs.monthly_csv": Expect(200, check=_csv),
@@ -135,11 +220,71 @@ EXPECTED: dict[str, Expect] = {
     "run_aggregation.date_and_range": error(422, "body"),
     # The job aggregates the day before the schedule's own time, whatever the clock says.
     "run_daily_aggregation.scheduled": Expect(None, frozenset(AGGREGATE_KEYS), check=_one_day("2026-11-26")),
+    # Budgets. Reads need `user` of the tenant, changes `admin`, enforcement checks `system` (or `admin`).
+    "create_budget.happy": Expect(201, frozenset(BUDGET_KEYS), {"tenantId": "acme", "version": 1, "deletedAt": None}),
+    "create_budget.invalid_amount": error(422, "body", "amount"),
+    "create_budget.user_forbidden": error(403),
+    "get_budget.happy": on_budget(ok(BUDGET_KEYS, id=SAMPLE_BUDGET_ID, tenantId="acme", version=1)),
+    # Another tenant's budget is "not found", exactly like a budget that does not exist.
+    "get_budget.other_tenant": on_budget(error(404), Given(tenant="globex")),
+    "list_tenant_budgets.happy": on_budget(ok({"budgets"}, _count("budgets", 1))),
+    "list_tenant_budgets.cross_tenant": error(403),
+    "update_budget.happy": on_budget(ok(BUDGET_KEYS, id=SAMPLE_BUDGET_ID, amount=750.0, version=2)),
+    # The event sends If-Match "1" to a budget someone else already moved to version 2.
+    "update_budget.stale_version": on_budget(error(412), Given(updates=1)),
+    "delete_budget.happy": on_budget(Expect(204, check=_no_body)),
+    "delete_budget.user_forbidden": on_budget(error(403)),
+    "get_budget_status.happy": on_budget(ok(STATUS_KEYS, budgetId=SAMPLE_BUDGET_ID, spent=0.0, state="ok")),
+    "get_budget_status.unknown_budget": error(404),
+    "list_tenant_budget_statuses.happy": on_budget(ok({"statuses"}, _count("statuses", 1))),
+    "list_tenant_budget_statuses.cross_tenant": error(403),
+    "list_budget_events.happy": on_budget(ok({"events", "nextCursor"}, _only_created)),
+    "list_budget_events.limit_too_high": on_budget(error(422, "query", "limit")),
+    "check_budget_enforcement.happy": on_budget(ok(DECISION_KEYS, allowed=True, action="allow")),
+    "check_budget_enforcement.unknown_operation": on_budget(error(422, "body", "operationType")),
+    "check_tenant_enforcement.happy": on_budget(ok(DECISION_KEYS, allowed=True, action="allow")),
+    # 600 USD spent of 500 (120%) is past the 100% enforce threshold, and the policy blocks AI.
+    "check_tenant_enforcement.over_budget": on_budget(
+        ok(DECISION_KEYS, allowed=False, action="block", budgetId=SAMPLE_BUDGET_ID), Given(spent_usd=Decimal(600))
+    ),
+    "check_tenant_enforcement.other_tenant": error(403),
+    "run_daily_budget_check.scheduled": on_budget(
+        Expect(None, frozenset(DAILY_CHECK_KEYS), {"budgets": 1, "failed": []})
+    ),
 }
 
 
 def _function(path: Path) -> str:
     return path.name.split(".", 1)[0]
+
+
+def _uses_budgets(function: str) -> bool:
+    """Functions that reach PostgreSQL: every one whose handler uses the budgets package."""
+    return "finops.budgets" in (FUNCTIONS_DIR / function / "app.py").read_text()
+
+
+def _route_pattern(route: str) -> re.Pattern[str]:
+    """`/budgets/{budget_id}` -> a regex whose named groups are the path parameters, as API Gateway matches."""
+    parts = re.split(r"\{(\w+)\}", route)
+    return re.compile("".join(f"(?P<{p}>[^/]+)" if i % 2 else re.escape(p) for i, p in enumerate(parts)))
+
+
+def create_given_budget(api: Api, given: Given) -> str:
+    """Create the budget `given` describes, through the handlers; returns its id."""
+    sample = json.loads((EVENTS_DIR / "create_budget.happy.json").read_text())
+    admin = claims(given.tenant, "admin")
+    body = {**json.loads(sample["body"]), "tenantId": given.tenant}
+    status, budget, _ = api("create_budget", "POST", BUDGETS, auth=admin, body=body)
+    assert status == 201, budget
+    for version in range(1, given.updates + 1):
+        change = {"name": f"{body['name']} (v{version + 1})", "version": version}
+        status, budget, _ = api("update_budget", "PATCH", f"{BUDGETS}/{budget['id']}", auth=admin, body=change)
+        assert status == 200, budget
+    if given.spent_usd:
+        batch = {"events": [usage_event(given.tenant, today(), "AI", costUsd=str(given.spent_usd))]}
+        status, result, _ = api("ingest_telemetry", "POST", TELEMETRY, auth=claims(None, "system"), body=batch)
+        assert status == 200 and result["accepted"] == 1, result
+    return str(budget["id"])
 
 
 def recent(event: dict[str, Any], *, today: date) -> dict[str, Any]:
@@ -166,7 +311,9 @@ def test_every_events_file_has_an_expectation_and_every_expectation_a_file() -> 
 
 
 def test_every_function_has_a_successful_sample_event() -> None:
-    succeeding = {name.split(".")[0] for name, expect in EXPECTED.items() if expect.status in (200, None)}
+    succeeding = {
+        name.split(".")[0] for name, expect in EXPECTED.items() if expect.status is None or 200 <= expect.status < 300
+    }
     assert set(function_names()) <= succeeding, f"no happy event for {sorted(set(function_names()) - succeeding)}"
 
 
@@ -180,23 +327,44 @@ def test_http_sample_events_target_their_function_route(path: Path) -> None:
         return
     method, route = event["routeKey"].split(" ", 1)
     assert router is not None and (method, route) in router_routes(router), f"{path.name}: no such route"
-    assert event["rawPath"] == event["requestContext"]["http"]["path"] == route
+    assert event["requestContext"]["routeKey"] == event["routeKey"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"]
+    matched = _route_pattern(route).fullmatch(event["rawPath"])
+    assert matched, f"{path.name}: rawPath {event['rawPath']} does not match {route}"
+    # API Gateway sends pathParameters only for a route that has some.
+    assert event.get("pathParameters", {}) == matched.groupdict(), f"{path.name}: pathParameters differ from rawPath"
     assert event["requestContext"]["http"]["method"] == method
     claims = (event["requestContext"].get("authorizer") or {}).get("jwt", {}).get("claims")
     if claims is not None:
         assert event["headers"]["authorization"].startswith("Bearer ")
         assert isinstance(claims["roles"], str) and claims["roles"].startswith("["), "HTTP APIs flatten arrays"
         assert claims.get("tenant_id", "acme") in ("acme",), "sample events act as tenant acme"
-    if method == "POST":
+    if method in ("POST", "PUT", "PATCH"):
         json.loads(event["body"])
 
 
 @pytest.mark.parametrize("path", EVENT_FILES, ids=lambda p: p.name.removesuffix(".json"))
-def test_sample_event_gets_its_expected_reply(path: Path, clickhouse: Any) -> None:
+def test_sample_event_gets_its_expected_reply(
+    path: Path, clickhouse: Any, api: Api, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     expect = EXPECTED.get(path.name.removesuffix(".json"))
     assert expect is not None, f"{path.name} has no expectation in EXPECTED"
     function = _function(path)
-    event = json.loads(path.read_text())
+    text = path.read_text()
+    assert expect.given is not None or SAMPLE_BUDGET_ID not in text, f"{path.name} names a budget: give it one"
+    if _uses_budgets(function):
+        request.getfixturevalue("postgres")
+        topics = request.getfixturevalue("topics")  # moto's SNS (tests/integration/conftest.py)
+        monkeypatch.setenv("ALERTS_TOPIC_ARN", topics["alerts"])
+        monkeypatch.setenv("ADMIN_TOPIC_ARN", topics["admin"])
+        reload_settings()
+        wiring.forget()
+    equal = expect.equal
+    if expect.given is not None:
+        budget_id = create_given_budget(api, expect.given)
+        text = text.replace(SAMPLE_BUDGET_ID, budget_id)
+        equal = {key: budget_id if value == SAMPLE_BUDGET_ID else value for key, value in equal.items()}
+    event = json.loads(text)
     if function == "ingest_telemetry":
         event = recent(event, today=datetime.now(UTC).date())
 
@@ -209,7 +377,7 @@ def test_sample_event_gets_its_expected_reply(path: Path, clickhouse: Any) -> No
         body = decode_body(response)
     if expect.keys:
         assert set(body) == expect.keys, f"reply keys differ: {sorted(body)}"
-    for key, value in expect.equal.items():
+    for key, value in equal.items():
         assert body[key] == value, f"{key}: {body[key]!r} != {value!r}"
     if expect.loc is not None:
         assert any(tuple(d["loc"][: len(expect.loc)]) == expect.loc for d in body["detail"]), body["detail"]

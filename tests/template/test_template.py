@@ -21,6 +21,19 @@ pytestmark = pytest.mark.template
 
 HANDLER = "app.lambda_handler"
 DAILY_AGGREGATION = "run_daily_aggregation"
+DAILY_BUDGET_CHECK = "run_daily_budget_check"
+# Route prefixes: the cost explorer's, and the budgets' (the seed's paths).
+ROUTE_PREFIXES = ("/v1/analytics/finops/", "/api/ai-budget/finops/")
+TOPICS = {"ALERTS_TOPIC_ARN": "BudgetAlertsTopic", "ADMIN_TOPIC_ARN": "AdminAlertsTopic"}
+# Functions that keep a budget's email subscriptions in step with it (and may publish what a change fires).
+SUBSCRIPTION_MANAGERS = {"create_budget", "update_budget", "delete_budget"}
+# Functions that can fire budget alerts and publish the outbox: the rest leave alerts to these.
+PUBLISHERS = SUBSCRIPTION_MANAGERS | {
+    "check_budget_enforcement",
+    "check_tenant_enforcement",
+    "run_daily_budget_check",
+    "ingest_telemetry",
+}
 # ELF e_machine of the layer's compiled extensions for each Lambda architecture.
 ELF_MACHINE = {"arm64": 0xB7, "x86_64": 0x3E}
 
@@ -32,6 +45,22 @@ def _handler(template: dict[str, Any], properties: dict[str, Any]) -> str:
 def _defines_lambda_handler(app_py: Path) -> bool:
     tree = ast.parse(app_py.read_text(), filename=str(app_py))
     return any(isinstance(node, ast.FunctionDef) and node.name == "lambda_handler" for node in tree.body)
+
+
+def _uses_postgres(folder: str) -> bool:
+    """A handler that imports the budgets package reaches PostgreSQL."""
+    tree = ast.parse((FUNCTIONS_DIR / folder / "app.py").read_text())
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    return any(m and (m == "finops.budgets" or m.startswith("finops.budgets.")) for m in modules)
+
+
+def _publish_topics(properties: dict[str, Any]) -> set[str]:
+    """Logical ids of the topics a function's SNSPublishMessagePolicy entries name."""
+    return {
+        policy["SNSPublishMessagePolicy"]["TopicName"]["Fn::GetAtt"][0]
+        for policy in properties.get("Policies", [])
+        if isinstance(policy, dict) and "SNSPublishMessagePolicy" in policy
+    }
 
 
 # --- SAM itself ------------------------------------------------------------------------------------------
@@ -111,7 +140,7 @@ def test_routes_are_unique_and_on_the_http_api(template: dict[str, Any]) -> None
     assert all(n == 1 for n in keys.values()), f"route served twice: {[k for k, n in keys.items() if n > 1]}"
     for route in routes:
         assert template["Resources"][route.api]["Type"] == "AWS::Serverless::HttpApi", route
-        assert route.path.startswith("/v1/"), route
+        assert route.path.startswith(ROUTE_PREFIXES), route
 
 
 def test_schedule_expressions_are_valid_aws_cron(template: dict[str, Any]) -> None:
@@ -131,6 +160,15 @@ def test_daily_aggregation_runs_every_day_at_0100_utc(template: dict[str, Any]) 
     assert schedule.enabled
     cron = parse_schedule(schedule.expression)
     assert cron is not None and runs_daily_at(cron, hour=1), schedule.expression
+    assert schedule.timezone in (None, "UTC")
+
+
+def test_daily_budget_check_runs_every_day_at_0200_utc_after_the_aggregation(template: dict[str, Any]) -> None:
+    (schedule,) = [s for s in schedules(template) if s.function == DAILY_BUDGET_CHECK]
+    assert schedule.enabled
+    assert schedule.logical_id == "DailyBudgetCheckScheduleFunction"
+    cron = parse_schedule(schedule.expression)
+    assert cron is not None and runs_daily_at(cron, hour=2), schedule.expression
     assert schedule.timezone in (None, "UTC")
 
 
@@ -184,15 +222,23 @@ def test_environment_variables_are_ones_the_code_reads(template: dict[str, Any])
     from finops.settings import Settings
 
     known = {field.alias for field in Settings.model_fields.values()}
-    # DATABASE_SECRET_ARN is wired now for the budgets work that reads it.
-    known |= {"DATABASE_SECRET_ARN"}
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     unknown = {name for name in variables if not name.startswith("POWERTOOLS_")} - known
     assert not unknown, f"template sets variables no code reads: {sorted(unknown)}"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "finops"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "FinOps"
-    for properties in functions(template).values():
+    assert variables["DATABASE_SECRET_ARN"] == {"Ref": "DatabaseSecretArn"}
+    assert variables["DATABASE_SCHEMA"] == {"Ref": "DatabaseSchema"}
+    for logical_id, properties in functions(template).items():
         assert "Environment" not in properties or "Variables" in properties["Environment"]
+        own = (properties.get("Environment") or {}).get("Variables") or {}
+        assert not set(own) - known, f"{logical_id} sets variables no code reads: {sorted(set(own) - known)}"
+
+
+def test_database_schema_default_matches_the_settings_default(template: dict[str, Any]) -> None:
+    from finops.settings import Settings
+
+    assert template["Parameters"]["DatabaseSchema"]["Default"] == Settings.model_fields["database_schema"].default
 
 
 def test_every_function_may_read_the_connection_secrets(template: dict[str, Any]) -> None:
@@ -201,6 +247,69 @@ def test_every_function_may_read_the_connection_secrets(template: dict[str, Any]
     assert statement["Resource"] == [{"Ref": "ClickHouseSecretArn"}, {"Ref": "DatabaseSecretArn"}]
     for logical_id, properties in functions(template).items():
         assert {"Ref": "ReadSecretsPolicy"} in properties.get("Policies", []), logical_id
+
+
+# --- budgets: SNS topics, who publishes, who manages subscriptions, the VPC --------------------------------
+
+
+def test_budget_alert_and_admin_topics_exist_encrypted_with_their_arns_in_outputs(template: dict[str, Any]) -> None:
+    resources, outputs = template["Resources"], template["Outputs"]
+    for logical_id in TOPICS.values():
+        topic = resources[logical_id]
+        assert topic["Type"] == "AWS::SNS::Topic", logical_id
+        assert topic["Properties"]["DisplayName"], f"{logical_id}: emails need a sender name"
+        assert topic["Properties"]["KmsMasterKeyId"], f"{logical_id} is not encrypted at rest"
+        assert outputs[f"{logical_id}Arn"]["Value"] == {"Ref": logical_id}
+
+
+def test_functions_that_fire_alerts_get_both_topics_and_may_publish_to_them(template: dict[str, Any]) -> None:
+    for logical_id, properties in functions(template).items():
+        folder = function_folder(properties)
+        variables = (properties.get("Environment") or {}).get("Variables") or {}
+        topics = {name: value for name, value in variables.items() if name in TOPICS}
+        if folder in PUBLISHERS:
+            assert topics == {name: {"Ref": topic} for name, topic in TOPICS.items()}, logical_id
+            assert _publish_topics(properties) == set(TOPICS.values()), logical_id
+        else:
+            assert not topics and not _publish_topics(properties), f"{logical_id} needs no SNS access"
+
+
+def test_only_budget_changes_manage_email_subscriptions(template: dict[str, Any]) -> None:
+    for logical_id, properties in functions(template).items():
+        manages = {"Ref": "ManageAlertSubscriptionsPolicy"} in properties.get("Policies", [])
+        assert manages == (function_folder(properties) in SUBSCRIPTION_MANAGERS), logical_id
+
+
+def test_subscription_policy_is_limited_to_the_two_topics(template: dict[str, Any]) -> None:
+    policy = template["Resources"]["ManageAlertSubscriptionsPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {"sns:Subscribe", "sns:Unsubscribe"} <= set(statement["Action"])
+    assert all(action.startswith("sns:") and "*" not in action for action in statement["Action"])
+    topics = set(TOPICS.values())
+    for resource in statement["Resource"]:
+        # A topic ARN, or its subscriptions' ARNs (topic ARN + ":" + id): never a wildcard over other topics.
+        assert resource in [{"Ref": t} for t in topics] or resource in [{"Fn::Sub": f"${{{t}}}:*"} for t in topics]
+
+
+def test_functions_that_reach_postgresql_join_the_vpc_when_subnets_are_given(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    for name in ("SubnetIds", "SecurityGroupIds"):
+        assert (parameters[name]["Type"], parameters[name]["Default"]) == ("CommaDelimitedList", ""), name
+    assert "SubnetIds" in json.dumps(template["Conditions"]["InVpc"])
+    in_vpc = {
+        "Fn::If": [
+            "InVpc",
+            {"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert "VpcConfig" not in template["Globals"]["Function"]
+    for logical_id, properties in functions(template).items():
+        if _uses_postgres(function_folder(properties)):
+            assert properties.get("VpcConfig") == in_vpc, f"{logical_id} reaches PostgreSQL: it needs the VPC"
+        else:
+            assert "VpcConfig" not in properties, f"{logical_id} reaches only ClickHouse: keep it out of the VPC"
 
 
 def test_outputs_name_the_api_url_the_layer_and_every_function(template: dict[str, Any]) -> None:
@@ -225,4 +334,5 @@ def test_samconfig_deploys_default_dev_and_prod_with_every_required_parameter(te
             f"[{env}] sets unknown parameters {sorted(given - set(template['Parameters']))}"
         )
         assert config[env]["global"]["parameters"]["stack_name"], env
+        assert ("SubnetIds" in given) == ("SecurityGroupIds" in given), f"[{env}] VPC needs subnets and groups"
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True

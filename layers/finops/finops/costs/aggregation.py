@@ -21,15 +21,29 @@ from clickhouse_connect.driver.client import Client
 from finops.costs.meters import METERS_BY_NAME
 from finops.costs.rate_card import RateCard
 
-_FACTS_FROM_EVENTS = """
+# A day's cut-off never moves back: a run with a shorter settle time (or an older clock) than the previous
+# one keeps the previous watermark, so the events the existing facts hold are never counted live again.
+_CUTOFFS = """
+SELECT tenant_id, greatest({through_us:Int64}, max(toUnixTimestamp64Micro(events_through))) AS cut
+FROM cost_aggregation_watermarks
+WHERE usage_date = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String})
+GROUP BY tenant_id
+"""
+
+_FACTS_FROM_EVENTS = f"""
 INSERT INTO cost_facts (tenant_id, charge_period_start, service_category, service_subcategory, model, region_id,
                         service_name, billed_cost, consumed_quantity, pricing_unit, event_count,
                         fallback_priced_events, aggregated_at)
 SELECT tenant_id, usage_date, service_category, meter, model, region_id, service_name,
-       sum(cost), sum(quantity), any(unit), count(), countIf(priced_by = 'fallback'), {aggregated_at:DateTime64(6, 'UTC')}
-FROM (SELECT * FROM usage_events FINAL WHERE usage_date = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String}))
+       sum(cost), sum(quantity), any(unit), count(), countIf(priced_by = 'fallback'), {{aggregated_at:DateTime64(6, 'UTC')}}
+FROM (
+    SELECT e.*, if(c.cut = 0, {{through_us:Int64}}, c.cut) AS cut
+    FROM (SELECT * FROM usage_events FINAL
+          WHERE usage_date = {{day:Date}} AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})) AS e
+    LEFT JOIN ({_CUTOFFS}) AS c ON e.tenant_id = c.tenant_id
+)
 ARRAY JOIN meters AS meter, quantities AS quantity, pricing_units AS unit, costs AS cost
-WHERE toUnixTimestamp64Micro(ingested_at) <= {through_us:Int64}
+WHERE toUnixTimestamp64Micro(ingested_at) <= cut
 GROUP BY tenant_id, usage_date, service_category, meter, model, region_id, service_name
 """
 
@@ -40,13 +54,14 @@ WHERE charge_period_start = {day:Date} AND aggregated_at = {aggregated_at:DateTi
   AND ({tenant:String} = '' OR tenant_id = {tenant:String})
 """
 
-_WATERMARKS = """
+_WATERMARKS = f"""
 INSERT INTO cost_aggregation_watermarks (tenant_id, usage_date, events_through, aggregated_at, repriced)
-SELECT tenant_id, usage_date, fromUnixTimestamp64Micro({through_us:Int64}, 'UTC'), {aggregated_at:DateTime64(6, 'UTC')},
-       {repriced:Bool}
-FROM usage_ingest_log
-WHERE usage_date = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String})
-GROUP BY tenant_id, usage_date
+SELECT i.tenant_id, i.usage_date, fromUnixTimestamp64Micro(if(c.cut = 0, {{through_us:Int64}}, c.cut), 'UTC'),
+       {{aggregated_at:DateTime64(6, 'UTC')}}, {{repriced:Bool}}
+FROM (SELECT tenant_id, usage_date FROM usage_ingest_log
+      WHERE usage_date = {{day:Date}} AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})
+      GROUP BY tenant_id, usage_date) AS i
+LEFT JOIN ({_CUTOFFS}) AS c ON i.tenant_id = c.tenant_id
 """
 
 # Days (before today) whose newest events are newer than what their facts hold: never aggregated, or late

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
 
 from finops.auth import Permission, Principal
-from finops.costs.meters import METERS_BY_CATEGORY
-from finops.costs.rate_card import COST_QUANTUM, RateCard, line_cost
+from finops.costs.meters import METERS_BY_CATEGORY, Meter
+from finops.costs.rate_card import COST_QUANTUM, Price, RateCard, line_cost
 from finops.costs.telemetry import (
     AiEvent,
     ExportEvent,
@@ -102,9 +102,10 @@ def ingest(client: Client, card: RateCard, raw_events: Sequence[Any], *, now: da
 
     flagged: list[FlaggedEvent] = []
     rated: list[RatedEvent] = []
+    prices = BatchPrices(card)
     for index, event in fresh:
         try:
-            rated_event = rate_event(event, card)
+            rated_event = rate_event(event, prices)
         except LookupError as error:
             rejected.append(RejectedEvent(index=index, error=str(error)))
             continue
@@ -155,7 +156,27 @@ def known_event_ids(client: Client, keys: set[tuple[str, str]]) -> set[tuple[str
     return {(row[0], row[1]) for row in result.result_rows} & keys
 
 
-def rate_event(event: UsageEvent, card: RateCard) -> RatedEvent:
+class PriceLookup(Protocol):
+    def price(self, meter: Meter, key: str, day: date) -> Price | None: ...
+
+
+class BatchPrices:
+    """The card's prices, each (meter, key, day) looked up once per batch: the events of a batch share a few
+    days, models and regions, and a card lookup (model prefix matching, effective dates) costs far more than a
+    dict hit."""
+
+    def __init__(self, card: RateCard) -> None:
+        self._card = card
+        self._prices: dict[tuple[str, str, date], Price | None] = {}
+
+    def price(self, meter: Meter, key: str, day: date) -> Price | None:
+        lookup = (meter.name, key, day)
+        if lookup not in self._prices:
+            self._prices[lookup] = self._card.price(meter, key, day)
+        return self._prices[lookup]
+
+
+def rate_event(event: UsageEvent, card: PriceLookup) -> RatedEvent:
     """Price each meter of the event with the card in effect on its day (or split the caller's cost)."""
     day = event.timestamp.date()
     meters, quantities, units, card_costs = [], [], [], []

@@ -1,0 +1,215 @@
+"""`make bench`: the scale benchmarks of issue 2 section 8, written to bench/RESULTS.md.
+
+    .venv/bin/python -m bench.run                 # the full run (about 10-15 minutes on 2 cores)
+    .venv/bin/python -m bench.run --quick         # small sizes, a smoke run (writes bench/data/RESULTS.quick.md)
+    .venv/bin/python -m bench.run --only queries  # some of: cold-start, aggregation, ingestion, queries
+
+Everything runs in this one process on the real chDB engine (one data directory under bench/data/, wiped at
+the start), except the cold-start samples, which each need a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import env
+
+BENCHMARKS = ("cold-start", "aggregation", "ingestion", "queries")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    tenants: int
+    days: int
+    events_per_day: int  # raw events of the aggregated day
+    live_events: int  # raw events of today in the query data set
+    ingest_batches: int
+    handler_batches: int
+    calls: int  # per endpoint and variant
+    aggregation_runs: int
+    cold_start_samples: int
+    cold_start_functions: tuple[str, ...] | None  # None: every function
+
+
+FULL = Sizes(
+    tenants=1000,
+    days=365,
+    events_per_day=10_000_000,
+    live_events=5_000_000,
+    ingest_batches=60,
+    handler_batches=30,
+    calls=240,
+    aggregation_runs=3,
+    cold_start_samples=5,
+    cold_start_functions=None,
+)
+QUICK = Sizes(
+    tenants=50,
+    days=30,
+    events_per_day=200_000,
+    live_events=50_000,
+    ingest_batches=4,
+    handler_batches=3,
+    calls=12,
+    aggregation_runs=2,
+    cold_start_samples=2,
+    cold_start_functions=("get_costs", "get_cost_summary", "ingest_telemetry"),
+)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--only", help=f"comma list of {', '.join(BENCHMARKS)}")
+    parser.add_argument("--output", type=Path, help="where to write the results (markdown)")
+    args = parser.parse_args(argv)
+
+    only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
+    if unknown := only - set(BENCHMARKS):
+        parser.error(f"unknown benchmarks {sorted(unknown)}; expected some of {', '.join(BENCHMARKS)}")
+    sizes = QUICK if args.quick else FULL
+    default_output = env.ROOT / "bench" / "RESULTS.md"
+    if args.quick or only != set(BENCHMARKS):
+        default_output = env.DATA_DIR / ("RESULTS.quick.md" if args.quick else "RESULTS.partial.md")
+    output: Path = args.output or default_output
+
+    started = time.perf_counter()
+    machine = env.machine_details()
+    env.prepare_engine_dir()
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    def attempt(name: str, function: Any) -> None:
+        if name not in only:
+            return
+        log(f"--- {name}")
+        try:
+            results[name] = function()
+        except Exception:  # a failed benchmark is reported, the others still run
+            errors[name] = traceback.format_exc()
+            log(f"{name} FAILED:\n{errors[name]}")
+
+    attempt("cold-start", lambda: _cold_start(sizes))
+    if only & {"aggregation", "ingestion"}:
+        attempt("aggregation", lambda: _aggregation(sizes))
+        attempt("ingestion", lambda: _ingestion(sizes))
+    attempt("queries", lambda: _queries(sizes))
+
+    from bench.report import render
+
+    elapsed = time.perf_counter() - started
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(machine, sizes, results, errors, elapsed, quick=args.quick))
+    log(f"wrote {output} ({elapsed / 60:.1f} min)")
+    return 1 if errors else 0
+
+
+def _cold_start(sizes: Sizes) -> Any:
+    from bench import cold_start
+
+    names = list(sizes.cold_start_functions) if sizes.cold_start_functions else None
+    return cold_start.run(samples=sizes.cold_start_samples, names=names, log=log)
+
+
+_raw_database_ready = False
+
+
+def _raw_database(sizes: Sizes) -> Any:
+    """The database of the aggregation and ingestion benchmarks: one day of raw events (written once)."""
+    global _raw_database_ready
+    from datetime import UTC, datetime
+
+    from finops.costs.rate_card import current_rate_card
+    from finops.db.clickhouse import get_client
+
+    from bench import dataset
+
+    if _raw_database_ready:
+        return get_client()
+    client = env.create_database("bench_raw")
+    dataset.create_kinds_table(
+        client,
+        current_rate_card(client),
+        tenants=sizes.tenants,
+        events_per_day=sizes.events_per_day,
+        day=datetime.now(UTC).date(),
+    )
+    _raw_database_ready = True
+    return client
+
+
+def _aggregation(sizes: Sizes) -> Any:
+    from bench import aggregation
+
+    client = _raw_database(sizes)
+    return aggregation.run(
+        client, events=sizes.events_per_day, tenants=sizes.tenants, runs=sizes.aggregation_runs, log=log
+    )
+
+
+def _ingestion(sizes: Sizes) -> Any:
+    from bench import ingestion
+
+    client = _raw_database(sizes)
+    if int(client.command("SELECT count() FROM usage_events") or 0) == 0:
+        # Run alone: give the duplicate lookup the stored ids it would have after the aggregation benchmark.
+        from datetime import UTC, datetime, timedelta
+
+        from bench.aggregation import generate_day
+
+        generate_day(
+            client,
+            events=sizes.events_per_day,
+            tenants=sizes.tenants,
+            day=datetime.now(UTC).date() - timedelta(days=2),
+        )
+    return ingestion.run(
+        client,
+        tenants=sizes.tenants,
+        batches=sizes.ingest_batches,
+        handler_batches=sizes.handler_batches,
+        log=log,
+    )
+
+
+def _queries(sizes: Sizes) -> Any:
+    from datetime import UTC, datetime
+
+    from finops.costs.rate_card import current_rate_card
+
+    from bench import dataset, queries
+
+    if _raw_database_ready:  # free the raw day's memory and disk before the big data set
+        from finops.db import clickhouse as clickhouse_db
+
+        clickhouse_db.get_client().command("DROP DATABASE IF EXISTS bench_raw")
+    client = env.create_database("bench_facts")
+    dataset.create_kinds_table(
+        client,
+        current_rate_card(client),
+        tenants=sizes.tenants,
+        events_per_day=sizes.events_per_day,
+        day=datetime.now(UTC).date(),
+    )
+    return queries.run(
+        client,
+        tenants=sizes.tenants,
+        days=sizes.days,
+        calls=sizes.calls,
+        live_events=sizes.live_events,
+        log=log,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Robust pre-processing: one-day spikes and outages are replaced before any method fits the history.
+
+A spike (a one-off batch job, a runaway loop) or an outage day says nothing about the days to come, yet it
+drags a least-squares fit or a smoothing recursion for weeks. The history is compared with a robust local
+fit (centred 7-day median times a weekly profile); days far outside it (by median absolute deviation) are
+replaced by that fit. A level shift is not an outlier for a centred median, so it survives the cleaning and
+the methods follow it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+SEASON = 7
+# 1.4826 * MAD estimates the standard deviation of normal noise.
+MAD_TO_SD = 1.4826
+# Days beyond this many robust standard deviations are outliers; high enough that ordinary noise never is.
+OUTLIER_Z = 4.0
+# An "outlier" on more than this share of days is the series' nature (intermittent spend), not an accident.
+MAX_OUTLIER_SHARE = 0.1
+
+
+def centred_median(y: np.ndarray, width: int = SEASON) -> np.ndarray:
+    """Centred rolling median; the window shrinks at both ends instead of inventing data."""
+    half = width // 2
+    padded = np.concatenate([np.full(half, np.nan), y, np.full(half, np.nan)])
+    windows = sliding_window_view(padded, width)
+    # Sorting puts NaN last; the median of the k finite values is then read off per row.
+    ordered = np.sort(windows, axis=1)
+    counts = np.sum(~np.isnan(windows), axis=1)
+    rows = np.arange(len(y))
+    low = ordered[rows, (counts - 1) // 2]
+    high = ordered[rows, counts // 2]
+    return np.asarray((low + high) / 2, dtype=float)
+
+
+def weekly_ratio_profile(y: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Multiplicative day-of-week profile (7 factors, mean 1), indexed by position modulo 7."""
+    phase = np.arange(len(y)) % SEASON
+    usable = level > 0
+    num = np.bincount(phase[usable], weights=y[usable], minlength=SEASON)
+    den = np.bincount(phase[usable], weights=level[usable], minlength=SEASON)
+    profile = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+    mean = profile.mean()
+    return profile / mean if mean > 0 else np.ones(SEASON)
+
+
+def clean_history(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The history with one-off outliers replaced by a robust local fit, and the mask of replaced days."""
+    level = centred_median(y)
+    profile = weekly_ratio_profile(y, level)
+    fit = level * profile[np.arange(len(y)) % SEASON]
+    resid = y - fit
+    scale = MAD_TO_SD * float(np.median(np.abs(resid - np.median(resid))))
+    # A floor, so a perfectly regular series does not call every cent of noise an outlier.
+    scale = max(scale, 0.02 * float(np.mean(y)), 1e-9)
+    outliers = np.abs(resid) > OUTLIER_Z * scale
+    if outliers.sum() > MAX_OUTLIER_SHARE * len(y):
+        return y.copy(), np.zeros(len(y), dtype=bool)
+    return np.where(outliers, np.maximum(fit, 0.0), y), outliers
+
+
+def weighted_quantile_fit(abs_err: np.ndarray, q: float, z: float) -> tuple[float, float, int]:
+    """Fit sd(h)^2 = a + b*h to the q-quantile of |error| at each horizon h (columns, NaN = no data).
+
+    Quantiles rather than squared errors: the history keeps its spikes and outages, which would blow up a
+    variance but move a 95% quantile only as much as they should. Returns (a, b, number of errors used).
+    """
+    ordered = np.sort(abs_err, axis=0)  # NaN sorts last
+    counts = np.sum(~np.isnan(abs_err), axis=0)
+    usable = counts >= 3
+    if not usable.any():
+        return float("nan"), float("nan"), 0
+    cols = np.flatnonzero(usable)
+    pos = q * (counts[cols] - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, counts[cols] - 1)
+    frac = pos - lo
+    quant = ordered[lo, cols] * (1 - frac) + ordered[hi, cols] * frac
+    var = (quant / z) ** 2
+    w = counts[cols].astype(float)
+    h = cols + 1.0
+    if len(cols) == 1:
+        return float(var[0]), 0.0, int(w.sum())
+    hm = np.average(h, weights=w)
+    vm = np.average(var, weights=w)
+    sxx = float(np.sum(w * (h - hm) ** 2))
+    b = float(np.sum(w * (h - hm) * (var - vm)) / sxx) if sxx > 0 else 0.0
+    if b < 0:
+        b = 0.0
+    a = float(vm - b * hm)
+    if a < 0:
+        # Growth steeper than the data near h=0 allows: keep the fit through the weighted mean.
+        a, b = 0.0, float(vm / hm)
+    return a, b, int(w.sum())
