@@ -66,7 +66,9 @@ def run(client: Any, *, events: int, tenants: int, runs: int, log: Any = print) 
     day = datetime.now(UTC).date() - timedelta(days=2)
     log(f"aggregation: writing {events:,} raw events for {day} ({tenants:,} tenants)")
     generated, waited, parts = generate_day(client, events=events, tenants=tenants, day=day)
-    log(f"aggregation: written in {generated:.1f} s ({events / generated:,.0f} rows/s), merges settled in {waited:.1f} s")
+    log(
+        f"aggregation: written in {generated:.1f} s ({events / generated:,.0f} rows/s), merges settled in {waited:.1f} s"
+    )
     result = AggregationResult(
         day=day, events=events, tenants=tenants, generate_seconds=generated, merge_wait_seconds=waited, raw_parts=parts
     )
@@ -82,7 +84,10 @@ def run(client: Any, *, events: int, tenants: int, runs: int, log: Any = print) 
     rows, cost, meter_rows, tenants_seen = result.totals[0]
     raw_cost, raw_meter_rows, _, raw_tenants = result.raw_totals
     result.matches_raw = (
-        cost == raw_cost and meter_rows == raw_meter_rows and tenants_seen == raw_tenants and rows == result.fact_rows[0]
+        cost == raw_cost
+        and meter_rows == raw_meter_rows
+        and tenants_seen == raw_tenants
+        and rows == result.fact_rows[0]
     )
     log(f"aggregation: median {median(result.runs):.2f} s, identical re-runs: {result.identical}")
     return result

@@ -188,4 +188,3 @@ def main() -> None:  # pragma: no cover - handy for a quick look: python -m benc
 
 if __name__ == "__main__":
     main()
-

@@ -322,18 +322,23 @@ def insert_cost_facts(client: Client, *, last: date, days: int) -> float:
     return time.perf_counter() - started
 
 
-def wait_for_merges(client: Client, *, timeout: float = 300.0) -> float:
-    """Let background merges and mutations of the current database finish, so they do not steal the
-    benchmark's CPU; returns the seconds waited."""
+def wait_for_merges(client: Client, *, timeout: float = 300.0, quiet: float = 2.0) -> float:
+    """Let background merges and mutations of the current database finish (and stay finished for `quiet`
+    seconds, since merges are scheduled a moment after an insert), so they do not steal the benchmark's CPU;
+    returns the seconds waited."""
     started = time.perf_counter()
+    quiet_since = started
     while time.perf_counter() - started < timeout:
         busy = client.command(
             "SELECT (SELECT count() FROM system.merges WHERE database = currentDatabase())"
             " + (SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done)"
         )
-        if not int(busy or 0):
+        now = time.perf_counter()
+        if int(str(busy or 0)):
+            quiet_since = now
+        elif now - quiet_since >= quiet:
             break
-        time.sleep(0.5)
+        time.sleep(0.25)
     return time.perf_counter() - started
 
 

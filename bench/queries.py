@@ -225,7 +225,11 @@ def run(
     midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
     span_ms = max(3_600_000, int((now - midnight).total_seconds() * 1000))
     live_seconds = dataset.insert_raw_events(
-        client, n=live_events, tenants=tenants, start_ms=int(midnight.timestamp() * 1000), span_ms=span_ms,
+        client,
+        n=live_events,
+        tenants=tenants,
+        start_ms=int(midnight.timestamp() * 1000),
+        span_ms=span_ms,
         offset=10**10,
     )
     dataset.wait_for_merges(client)

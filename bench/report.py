@@ -144,8 +144,10 @@ def _ingestion(w: Any, result: Any) -> None:
         "batches of each path are warm-up and not counted."
     )
     w("")
-    w("| Path | Batches | Events | Accepted | Duplicates (as expected) | Rejected | Flagged | Events/s | "
-      "Batch p50 | Batch p95 | Verdict |")
+    w(
+        "| Path | Batches | Events | Accepted | Duplicates (as expected) | Rejected | Flagged | Events/s | "
+        "Batch p50 | Batch p95 | Verdict |"
+    )
     w("|---|---|---|---|---|---|---|---|---|---|---|")
     for t in (result.direct, result.handler):
         w(
@@ -211,7 +213,7 @@ def _queries(w: Any, result: Any) -> None:
     w("")
     w(
         f"Each endpoint's `lambda_handler` called in-process (`local.lambda_runtime.load_function`, "
-        f"`http_api_event`, `LambdaContext`; JWT claims `{{tenant_id: t, roles: \"[user]\"}}`), "
+        f'`http_api_event`, `LambdaContext`; JWT claims `{{tenant_id: t, roles: "[user]"}}`), '
         f"{result.calls_per_endpoint} calls per endpoint and variant, a random tenant of {result.tenants:,} and a "
         "random range of 30, 90 or 365 days ending today for each call, endpoints interleaved. The time is the "
         "whole handler (event parsing, validation, auth, queries, response model, JSON, EMF metrics); "
@@ -265,8 +267,10 @@ def _cold_start(w: Any, result: Any) -> None:
             f"{f.modules} | {verdict(f.passed) if f.api else '-'} |"
         )
     w("")
-    w(f"Heaviest top-level imports of the slowest API function, `{result.slowest}` (cumulative ms, `-X importtime`, "
-      "Lambda-like; importtime itself inflates them):")
+    w(
+        f"Heaviest top-level imports of the slowest API function, `{result.slowest}` (cumulative ms, `-X importtime`, "
+        "Lambda-like; importtime itself inflates them):"
+    )
     w("")
     w("| Import | ms |")
     w("|---|---|")

@@ -44,7 +44,7 @@ FULL = Sizes(
     live_events=5_000_000,
     ingest_batches=60,
     handler_batches=30,
-    calls=240,
+    calls=200,
     aggregation_runs=3,
     cold_start_samples=5,
     cold_start_functions=None,
@@ -129,10 +129,9 @@ def _raw_database(sizes: Sizes) -> Any:
     global _raw_database_ready
     from datetime import UTC, datetime
 
+    from bench import dataset
     from finops.costs.rate_card import current_rate_card
     from finops.db.clickhouse import get_client
-
-    from bench import dataset
 
     if _raw_database_ready:
         return get_client()
@@ -185,9 +184,8 @@ def _ingestion(sizes: Sizes) -> Any:
 def _queries(sizes: Sizes) -> Any:
     from datetime import UTC, datetime
 
-    from finops.costs.rate_card import current_rate_card
-
     from bench import dataset, queries
+    from finops.costs.rate_card import current_rate_card
 
     if _raw_database_ready:  # free the raw day's memory and disk before the big data set
         from finops.db import clickhouse as clickhouse_db

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jwt
@@ -40,6 +40,9 @@ from local.lambda_runtime import LambdaContext, http_api_event, load_function
 from local.sam_template import Route, SamTemplate, load_template
 from local.scheduler import Schedule, Scheduler
 from local.token import data_dir, issue_token, signing_secret, verify_token
+
+if TYPE_CHECKING:
+    from local.stack import Stack
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
@@ -391,7 +394,7 @@ def main() -> int:
         scheduler = Scheduler(template.schedules, api.run_schedule, log=_log)
         scheduler.start()
         api.ready.set()
-        _print_ready(template, base_url, demo.start, demo.end, time.perf_counter() - started)
+        _print_ready(template, stack, base_url, demo.start, demo.end, time.perf_counter() - started)
         threading.Event().wait()  # until Ctrl-C or SIGTERM
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -426,12 +429,13 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _print_ready(template: SamTemplate, base_url: str, first: Any, last: Any, seconds: float) -> None:
+def _print_ready(template: SamTemplate, stack: Stack, base_url: str, first: Any, last: Any, seconds: float) -> None:
     token = issue_token("demo", ["admin"])
     route = _sample_route(template)
     lines = [
         f"ready in {seconds:.1f} s: FinOps API on {base_url}  (Swagger UI: {base_url}/docs)",
-        f"  data: {data_dir()}   local AWS: {os.environ.get('AWS_ENDPOINT_URL', '-')}",
+        f"  data: {data_dir()}",
+        *(f"  {line}" for line in stack.describe()),
         f"  demo tenant 'demo': {first} .. {last}",
     ]
     if route is not None:

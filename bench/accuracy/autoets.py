@@ -42,14 +42,26 @@ def ensure_environment() -> tuple[Path | None, str]:
             if not python.exists():
                 subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True)
             subprocess.run(
-                [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    str(REQUIREMENTS),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
             )
         except (subprocess.CalledProcessError, OSError) as exc:
             detail = getattr(exc, "stderr", None) or str(exc)
-            return None, f"could not install statsforecast: {detail.strip().splitlines()[-1] if detail.strip() else exc}"
+            return (
+                None,
+                f"could not install statsforecast: {detail.strip().splitlines()[-1] if detail.strip() else exc}",
+            )
         marker.touch()
     version = subprocess.run(
         [str(python), "-c", "import statsforecast, pandas; print(statsforecast.__version__, pandas.__version__)"],

@@ -3,13 +3,16 @@
 A series is the sum of a few services, each with its own size, weekly pattern (business days, flat, a weekly
 batch day, nearly idle weekends), growth, and multiplicative AR(1) noise. On top of that, as real spend does:
 
-- level shifts (a service's spend steps to 40-70% or 140-200% of what it was, and stays there);
-- new services appearing (a step, or a ramp over 2-3 days, to 30-100% of the current total);
-- spikes (a service adds 60-300% of the day's total, for 1 day, sometimes 2);
-- outages and holidays (every service falls to 0-50% for 1-2 days).
+- level shifts (a service's spend steps to 40-70% or 140-200% of what it was, and stays there), one per
+  150 days on average;
+- new services appearing (a step, or a ramp over 2-3 days, to 30-100% of the current total), in 30% of series;
+- spikes (a service adds 60-300% of the day's total, for 1 day, sometimes 2), one per 60 days;
+- outages and holidays (every service falls to 0-50% for 1-2 days), one per 120 days.
+Events are at least a week apart, so that each day's truth is unambiguous.
 
 Every event is recorded. An event is *labelled* (it must be found: it counts for recall) when its first day
-moves the total by at least max(30%, 4 noise standard deviations) and by at least the minimum impact in USD:
+moves the total by a factor of at least 1.3 either way (+30% or -23%) and by 4 noise standard deviations (both
+in log terms, like the noise), and by at least the minimum impact in USD:
 by the issue's own definition anything smaller is not an anomaly worth reporting. Smaller injected events
 are kept but unlabelled: a detection on them is neither a hit nor a false alarm.
 """
@@ -23,11 +26,17 @@ import numpy as np
 
 SERVICES = ("compute", "storage", "ai-inference", "egress", "exports", "vector-db", "batch-training", "search")
 PROFILES = ("business", "flat", "batch_day", "idle_weekend")
-LABEL_MIN_CHANGE = 0.30
+LABEL_MIN_FACTOR = 1.3
 LABEL_MIN_SIGMAS = 4.0
 # Where a detection still counts as the event: the event's days, and for steps the two days after
 # (a detector may confirm a level change a day late).
 STEP_GRACE_DAYS = 2
+# Mean days between events of each kind, and the chance that a series gains a new service.
+SPIKE_EVERY = 60
+OUTAGE_EVERY = 120
+LEVEL_SHIFT_EVERY = 150
+NEW_SERVICE_CHANCE = 0.3
+MIN_GAP_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +56,7 @@ class GeneratedSeries:
     start: date
     values: np.ndarray  # total daily spend
     services: dict[str, np.ndarray]  # per-service spend, summing to `values`
-    noise_sd: float  # relative noise of the total (marginal)
+    noise_sd: float  # relative noise of the total (marginal, median over the weekdays)
     anomalies: list[InjectedAnomaly] = field(default_factory=list)
 
     def dates(self) -> list[date]:
@@ -93,24 +102,48 @@ def generate_series(
             ar[i] = phi * ar[i - 1] + eps[i]
         clean[name] = base
         noisy[name] = np.exp(ar - 0.5 * (sigma**2 / (1 - phi**2)))
-        sigmas.append((share, sigma / np.sqrt(1 - phi**2)))
-    noise_sd = float(np.sqrt(sum((s * sd) ** 2 for s, sd in sigmas)) / max(sum(s for s, _ in sigmas), 1e-9))
-    # The total's relative noise is at least that of its largest service's share (diversification is partial).
-    noise_sd = max(noise_sd, max(s * sd for s, sd in sigmas))
+        sigmas.append(sigma / np.sqrt(1 - phi**2))
+
+    def noise_on(day: int) -> float:
+        """Relative noise of the total on a day: the services' noises weighted by their size that day."""
+        sizes = np.array([clean[name][day] for name in names])
+        return float(np.sqrt(np.sum((sizes * np.array(sigmas)) ** 2)) / max(sizes.sum(), 1e-9))
+
+    noise_sd = float(np.median([noise_on(d) for d in range(7)]))
 
     events: list[tuple[str, int, int, str | None, float]] = []
-    span = (28, days)  # events before day 28 have no baseline to be scored against; keep them out
-    for _ in range(rng.poisson(days / 120)):
-        name = str(rng.choice(names))
-        factor = rng.uniform(0.4, 0.7) if rng.random() < 0.4 else rng.uniform(1.4, 2.0)
-        events.append(("level_shift", int(rng.integers(*span)), 1, name, factor))
-    if rng.random() < 0.3 and n_services < len(SERVICES):
-        new_name = str(rng.choice([s for s in SERVICES if s not in names]))
-        events.append(("new_service", int(rng.integers(*span)), int(rng.integers(1, 4)), new_name, rng.uniform(0.3, 1.0)))
-    for _ in range(rng.poisson(days / 45)):
-        events.append(("spike", int(rng.integers(*span)), 1 if rng.random() < 0.8 else 2, str(rng.choice(names)), rng.uniform(0.6, 3.0)))
-    for _ in range(rng.poisson(days / 90)):
-        events.append(("outage", int(rng.integers(*span)), int(rng.integers(1, 3)), None, rng.uniform(0.0, 0.5)))
+    taken: list[int] = []
+
+    def free_day() -> int | None:
+        # Events at least MIN_GAP_DAYS apart, from day 28 (earlier days have no baseline to be scored against):
+        # two events on one day would make the truth ambiguous (a spike hidden by an outage).
+        for _ in range(20):
+            day = int(rng.integers(28, days))
+            if all(abs(day - other) >= MIN_GAP_DAYS for other in taken):
+                taken.append(day)
+                return day
+        return None
+
+    kinds = (
+        ["level_shift"] * rng.poisson(days / LEVEL_SHIFT_EVERY)
+        + ["new_service"] * int(rng.random() < NEW_SERVICE_CHANCE and n_services < len(SERVICES))
+        + ["spike"] * rng.poisson(days / SPIKE_EVERY)
+        + ["outage"] * rng.poisson(days / OUTAGE_EVERY)
+    )
+    for kind in kinds:
+        day = free_day()
+        if day is None:
+            continue
+        if kind == "level_shift":
+            factor = rng.uniform(0.4, 0.7) if rng.random() < 0.4 else rng.uniform(1.4, 2.0)
+            events.append((kind, day, 1, str(rng.choice(names)), factor))
+        elif kind == "new_service":
+            new_name = str(rng.choice([s for s in SERVICES if s not in names]))
+            events.append((kind, day, int(rng.integers(1, 4)), new_name, rng.uniform(0.3, 1.0)))
+        elif kind == "spike":
+            events.append((kind, day, 1 if rng.random() < 0.8 else 2, str(rng.choice(names)), rng.uniform(0.6, 3.0)))
+        else:
+            events.append((kind, day, int(rng.integers(1, 3)), None, rng.uniform(0.0, 0.5)))
     events.sort(key=lambda e: e[1])
 
     services = {name: clean[name] * noisy[name] for name in names}
@@ -138,7 +171,11 @@ def generate_series(
         after = float(sum(s[day] for s in services.values()))
         change = (after - before) / before if before > 0 else np.inf
         impact = after - before
-        labelled = abs(change) >= max(LABEL_MIN_CHANGE, LABEL_MIN_SIGMAS * noise_sd) and abs(impact) >= min_impact_usd
+        # In log terms, like the noise: a factor 1.3 either way (+30% or -23%) and 4 noise standard deviations.
+        factor = np.log(after / before) if before > 0 and after > 0 else np.inf
+        labelled = (
+            abs(factor) >= max(np.log(LABEL_MIN_FACTOR), LABEL_MIN_SIGMAS * noise_on(day)) and abs(impact) >= min_impact_usd
+        )
         match_days = length + (STEP_GRACE_DAYS if kind in ("level_shift", "new_service") else 0)
         anomalies.append(
             InjectedAnomaly(

@@ -21,6 +21,10 @@ from local.lambda_runtime import ROOT
 from local.token import issue_token
 
 STARTUP_TIMEOUT = 90.0
+# A PostgreSQL the person running the tests chose (DATABASE_URL before pytest started) is passed on to the
+# server; one the integration fixtures started in this process is not: the server starts its own.
+_CHOSEN_DATABASE = {name: os.environ[name] for name in ("DATABASE_URL", "DATABASE_SCHEMA") if name in os.environ}
+_STACK_SETTINGS = ("CLICKHOUSE_", "PYTEST_", "DATABASE_", "ALERTS_TOPIC_ARN", "ADMIN_TOPIC_ARN", "AWS_ENDPOINT_URL")
 
 
 def free_port() -> int:
@@ -33,6 +37,13 @@ def listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def postgres_servers(data_dir: Path) -> list[str]:
+    """`ps` lines of the PostgreSQL servers whose data directory is inside `data_dir` (`-ww`: whole command
+    lines, whatever width COLUMNS says)."""
+    listing = subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return [line.strip() for line in listing.splitlines() if "postgres" in line and f" -D {data_dir}/" in line]
 
 
 @dataclass
@@ -59,12 +70,22 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def embedded_postgres(self) -> bool:
+        """Whether the server runs its own PostgreSQL (no DATABASE_URL was given)."""
+        return "DATABASE_URL" not in _CHOSEN_DATABASE
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir.parent / f"server-{self.starts}.log"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLICKHOUSE_", "PYTEST_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_STACK_SETTINGS)}
         env.update(
+            _CHOSEN_DATABASE,
             FINOPS_DATA_DIR=str(self.data_dir),
             PORT=str(self.port),
             AWS_LOCAL_PORT=str(self.aws_port),
@@ -103,6 +124,13 @@ class LocalServer:
             process.kill()
             process.wait(timeout=10)
             raise
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or `kill -9` would: the server gets no chance to stop its stack."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -1,7 +1,7 @@
 """The local API over real HTTP, as a user calls it after `make run`: auth, demo data, ingestion, aggregation,
-exports, docs, tokens from `make`, manual jobs, and a restart.
+exports, docs, tokens from `make`, manual jobs, a restart and a kill -9.
 
-The restart test is last in the file: it restarts the session's server.
+The restart tests are last in the file: they restart the session's server.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import jwt
 import pytest
 
 from local.lambda_runtime import ROOT
-from tests.e2e.local_server import LocalServer, free_port, listening
+from tests.e2e.local_server import LocalServer, free_port, listening, postgres_servers
 
 pytestmark = pytest.mark.e2e
 
 API = "/v1/analytics/finops"
+BUDGETS = "/api/ai-budget/finops/budgets"
 CATEGORIES = {"AI", "COMPUTE", "STORAGE", "EXPORT", "EGRESS"}
 
 
@@ -286,6 +287,7 @@ def test_manual_invoke_without_a_server_runs_the_job_in_process(tmp_path: Path) 
     assert "no local server" in done.stderr
     assert json.loads(done.stdout)["days"][0]["date"] == (today() - timedelta(days=1)).isoformat()
     assert not listening(idle.aws_port), "the in-process run left moto running"
+    assert not postgres_servers(idle.data_dir), "the in-process run left PostgreSQL running"
 
 
 def test_a_second_server_on_the_same_port_or_data_exits_with_a_clear_message(local_server: LocalServer) -> None:
@@ -311,8 +313,22 @@ def test_a_second_server_on_the_same_port_or_data_exits_with_a_clear_message(loc
     assert local_server.get("/health").status == 200
 
 
+def create_budget(server: LocalServer, tenant: str) -> dict:
+    body = {
+        "tenantId": tenant,
+        "name": f"Kept {uuid.uuid4().hex[:8]}",  # one live budget name per tenant
+        "amount": 100,
+        "period": "monthly",
+        "policy": {"notifyThreshold": 80},
+        "startDate": today().replace(day=1).isoformat(),
+    }
+    created = server.post(BUDGETS, body, token=server.token(tenant, "admin"))
+    assert created.status == 201, created.text
+    return dict(created.json)
+
+
 def test_restart_keeps_the_data_and_does_not_load_the_demo_data_again(local_server: LocalServer) -> None:
-    # Given an event of today and the demo data
+    # Given an event of today, the demo data and a budget (PostgreSQL)
     system, admin = local_server.token(None, "system"), local_server.token("demo", "admin")
     local_server.post(
         f"{API}/telemetry",
@@ -322,10 +338,13 @@ def test_restart_keeps_the_data_and_does_not_load_the_demo_data_again(local_serv
     query = {**demo_range(), "to": today().isoformat(), "groupBy": "category"}
     before = local_server.get(f"{API}/costs", token=admin, query=query).json
     assert "events ingested" in local_server.log()
+    budget = create_budget(local_server, "demo")
 
-    # When the server stops (leaving nothing listening) and starts again on the same data directory
+    # When the server stops (leaving nothing listening, and no PostgreSQL running) and starts again on the same
+    # data directory
     local_server.stop()
     assert not listening(local_server.port) and not listening(local_server.aws_port)
+    assert not postgres_servers(local_server.data_dir)
     local_server.start()
 
     # Then the data is all there, once
@@ -333,3 +352,33 @@ def test_restart_keeps_the_data_and_does_not_load_the_demo_data_again(local_serv
     assert after["rows"] == before["rows"]
     assert "events ingested" not in local_server.log()
     assert "demo data: already loaded" in local_server.log()
+    assert "postgresql: applied" not in local_server.log()
+    kept = local_server.get(f"{BUDGETS}/{budget['id']}", token=admin)
+    assert kept.status == 200, kept.text
+    assert kept.json == budget
+
+
+def test_after_a_kill_9_the_next_start_reattaches_to_the_postgresql_left_running(local_server: LocalServer) -> None:
+    if not local_server.embedded_postgres:
+        pytest.skip("the server uses the PostgreSQL of DATABASE_URL")
+    # Given a budget, and the embedded PostgreSQL of the running server
+    budget = create_budget(local_server, "demo")
+    [postgres] = postgres_servers(local_server.data_dir)
+
+    # When the server is killed with no chance to stop its stack
+    local_server.kill()
+
+    # Then moto dies with it, while PostgreSQL (detached by pg_ctl) keeps running
+    deadline = time.monotonic() + 10
+    while listening(local_server.aws_port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not listening(local_server.aws_port), "moto_server outlived a killed server"
+    assert postgres_servers(local_server.data_dir) == [postgres]
+
+    # And the next start is not blocked: it reattaches to that server, with the budget there
+    local_server.start()
+    assert "reattached to the server" in local_server.log()
+    assert postgres_servers(local_server.data_dir) == [postgres]
+    kept = local_server.get(f"{BUDGETS}/{budget['id']}", token=local_server.token("demo", "user"))
+    assert kept.status == 200, kept.text
+    # (the session's end stops the server normally, and checks that PostgreSQL stops with it)

@@ -554,3 +554,33 @@ def test_budget_not_started_yet_counts_nothing_and_allows(stack, api):
     status, body, _ = api("get_budget_status", "GET", f"{B}/budgets/{budget['id']}/status", auth=USER)
     assert (body["spent"], body["state"]) == (0, "ok")
     assert check(api, budget["id"])[1]["allowed"]
+
+
+def test_daily_check_warns_once_when_the_forecast_exceeds_the_budget(stack, api, postgres):
+    from finops.budgets.wiring import budgets as service
+
+    # Given $10 a day for 60 days, and a monthly budget of $250 checked on a day with a week or more left
+    check_day = today().replace(day=1) - timedelta(days=10)
+    events = [event("acme", check_day - timedelta(days=n), "AI", costUsd="10") for n in range(60)]
+    status, body, _ = api("ingest_telemetry", "POST", TELEMETRY, auth=SYSTEM, body={"events": events})
+    assert body["accepted"] == 60
+    _, budget, _ = create(api, amount=250, startDate=str(check_day.replace(day=1) - timedelta(days=40)))
+    # When the daily check runs (twice)
+    service(cached_spend=False).daily_check(today=check_day)
+    service(cached_spend=False).daily_check(today=check_day)
+    # Then one forecast_exceeds event says when and how likely
+    found = [e for e in events_of(api, budget["id"]) if e["eventType"] == "forecast_exceeds"]
+    assert len(found) == 1
+    spent_so_far = 10 * check_day.day
+    days_left = (check_day.replace(day=28) + timedelta(days=4)).replace(day=1) - check_day
+    expected = float(found[0]["details"]["expectedSpend"])
+    assert expected == pytest.approx(spent_so_far - 10 + 10 * days_left.days, rel=0.1)
+    assert found[0]["details"]["probability"] > 0.9
+    breach = found[0]["details"]["breachDate"]
+    assert breach == str(check_day + timedelta(days=(250 - (spent_so_far - 10)) // 10))
+    row = postgres.run("SELECT forecasted_spend, forecast_breach_date FROM finops_budgets WHERE id = :id", id=budget["id"])
+    assert float(row[0][0]) == pytest.approx(expected) and str(row[0][1]) == breach
+
+
+def events_of(api, budget_id):
+    return events(api, budget_id, limit="100")["events"]

@@ -15,25 +15,36 @@ from local.lambda_runtime import FUNCTIONS_DIR, function_names, load_function
 from local.openapi import router_routes
 from tests.template.aws_cron import parse_schedule, runs_daily_at
 from tests.template.conftest import run_sam
+from tests.template.handler_imports import reaches_postgres
 from tests.template.sam_template import ROOT, function_folder, functions, http_routes, schedules
 
 pytestmark = pytest.mark.template
 
 HANDLER = "app.lambda_handler"
-DAILY_AGGREGATION = "run_daily_aggregation"
-DAILY_BUDGET_CHECK = "run_daily_budget_check"
+# The daily jobs, in the order they must run (UTC hour): the budget check and the anomaly scan read the spend
+# the aggregation has just completed.
+DAILY_JOBS = {
+    "run_daily_aggregation": ("DailyAggregationScheduleFunction", 1),
+    "run_daily_budget_check": ("DailyBudgetCheckScheduleFunction", 2),
+    "run_daily_anomaly_detection": ("DailyAnomalyDetectionScheduleFunction", 3),
+}
 # Route prefixes: the cost explorer's, and the budgets' (the seed's paths).
 ROUTE_PREFIXES = ("/v1/analytics/finops/", "/api/ai-budget/finops/")
 TOPICS = {"ALERTS_TOPIC_ARN": "BudgetAlertsTopic", "ADMIN_TOPIC_ARN": "AdminAlertsTopic"}
 # Functions that keep a budget's email subscriptions in step with it (and may publish what a change fires).
 SUBSCRIPTION_MANAGERS = {"create_budget", "update_budget", "delete_budget"}
-# Functions that can fire budget alerts and publish the outbox: the rest leave alerts to these.
+# Functions that can fire alerts (budget alerts, or high-severity anomalies for the daily anomaly job) and
+# publish the outbox: the rest leave alerts to these.
 PUBLISHERS = SUBSCRIPTION_MANAGERS | {
     "check_budget_enforcement",
     "check_tenant_enforcement",
     "run_daily_budget_check",
     "ingest_telemetry",
+    "run_daily_anomaly_detection",
 }
+# Functions that detect anomalies, and so read the detectors' settings; each template parameter feeds one setting.
+ANOMALY_DETECTORS = {"get_anomalies", "run_daily_anomaly_detection"}
+ANOMALY_PARAMETERS = {"AnomalyMinImpactUsd": "ANOMALY_MIN_IMPACT_USD", "AnomalyDailyLimits": "ANOMALY_DAILY_LIMITS"}
 # ELF e_machine of the layer's compiled extensions for each Lambda architecture.
 ELF_MACHINE = {"arm64": 0xB7, "x86_64": 0x3E}
 
@@ -45,13 +56,6 @@ def _handler(template: dict[str, Any], properties: dict[str, Any]) -> str:
 def _defines_lambda_handler(app_py: Path) -> bool:
     tree = ast.parse(app_py.read_text(), filename=str(app_py))
     return any(isinstance(node, ast.FunctionDef) and node.name == "lambda_handler" for node in tree.body)
-
-
-def _uses_postgres(folder: str) -> bool:
-    """A handler that imports the budgets package reaches PostgreSQL."""
-    tree = ast.parse((FUNCTIONS_DIR / folder / "app.py").read_text())
-    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    return any(m and (m == "finops.budgets" or m.startswith("finops.budgets.")) for m in modules)
 
 
 def _publish_topics(properties: dict[str, Any]) -> set[str]:
@@ -155,21 +159,19 @@ def test_schedule_expressions_are_valid_aws_cron(template: dict[str, Any]) -> No
     assert len({s.kind for s in found}) == 1, "mixed Schedule and ScheduleV2 events"
 
 
-def test_daily_aggregation_runs_every_day_at_0100_utc(template: dict[str, Any]) -> None:
-    (schedule,) = [s for s in schedules(template) if s.function == DAILY_AGGREGATION]
+@pytest.mark.parametrize(("folder", "logical_id", "hour"), [(f, *job) for f, job in DAILY_JOBS.items()])
+def test_daily_job_runs_every_day_at_its_utc_hour(template: dict[str, Any], folder: str, logical_id: str, hour: int) -> None:
+    # 01:00 aggregation, 02:00 budget check, 03:00 anomaly scan: each reads what the one before completed.
+    (schedule,) = [s for s in schedules(template) if s.function == folder]
     assert schedule.enabled
+    assert schedule.logical_id == logical_id
     cron = parse_schedule(schedule.expression)
-    assert cron is not None and runs_daily_at(cron, hour=1), schedule.expression
+    assert cron is not None and runs_daily_at(cron, hour=hour), schedule.expression
     assert schedule.timezone in (None, "UTC")
 
 
-def test_daily_budget_check_runs_every_day_at_0200_utc_after_the_aggregation(template: dict[str, Any]) -> None:
-    (schedule,) = [s for s in schedules(template) if s.function == DAILY_BUDGET_CHECK]
-    assert schedule.enabled
-    assert schedule.logical_id == "DailyBudgetCheckScheduleFunction"
-    cron = parse_schedule(schedule.expression)
-    assert cron is not None and runs_daily_at(cron, hour=2), schedule.expression
-    assert schedule.timezone in (None, "UTC")
+def test_every_schedule_is_a_known_daily_job(template: dict[str, Any]) -> None:
+    assert {s.function for s in schedules(template)} == set(DAILY_JOBS)
 
 
 # --- globals, auth, configuration ----------------------------------------------------------------------
@@ -268,8 +270,10 @@ def test_functions_that_fire_alerts_get_both_topics_and_may_publish_to_them(temp
         variables = (properties.get("Environment") or {}).get("Variables") or {}
         topics = {name: value for name, value in variables.items() if name in TOPICS}
         if folder in PUBLISHERS:
+            # Both topics even for a function whose own alerts use one: publishing drains the shared outbox.
             assert topics == {name: {"Ref": topic} for name, topic in TOPICS.items()}, logical_id
             assert _publish_topics(properties) == set(TOPICS.values()), logical_id
+            assert reaches_postgres(folder), f"{logical_id} publishes the outbox, which lives in PostgreSQL"
         else:
             assert not topics and not _publish_topics(properties), f"{logical_id} needs no SNS access"
 
@@ -306,10 +310,66 @@ def test_functions_that_reach_postgresql_join_the_vpc_when_subnets_are_given(tem
     }
     assert "VpcConfig" not in template["Globals"]["Function"]
     for logical_id, properties in functions(template).items():
-        if _uses_postgres(function_folder(properties)):
+        if reaches_postgres(function_folder(properties)):
             assert properties.get("VpcConfig") == in_vpc, f"{logical_id} reaches PostgreSQL: it needs the VPC"
         else:
             assert "VpcConfig" not in properties, f"{logical_id} reaches only ClickHouse: keep it out of the VPC"
+
+
+def test_postgres_reach_follows_imports_through_the_layer() -> None:
+    # Directly through finops.budgets, or through the anomaly job's wiring (a deferred import inside a function).
+    assert reaches_postgres("get_budget")
+    assert reaches_postgres("run_daily_anomaly_detection")
+    for folder in ("get_costs", "get_forecast", "get_anomalies", "acknowledge_anomaly"):
+        assert not reaches_postgres(folder), folder
+
+
+# --- anomalies: the detectors' settings ----------------------------------------------------------------------
+
+
+def test_anomaly_parameters_reach_exactly_the_functions_that_detect_anomalies(template: dict[str, Any]) -> None:
+    from finops.settings import Settings
+
+    parameters = template["Parameters"]
+    settings = {field.alias: field for field in Settings.model_fields.values()}
+    for parameter, variable in ANOMALY_PARAMETERS.items():
+        # The local server does not see function-level variables: the defaults must be the settings' own.
+        field = settings[variable]
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        assert json.loads(str(parameters[parameter]["Default"])) == default, parameter
+        assert variable not in template["Globals"]["Function"]["Environment"]["Variables"], variable
+    for logical_id, properties in functions(template).items():
+        variables = (properties.get("Environment") or {}).get("Variables") or {}
+        given = {name: value for name, value in variables.items() if name in ANOMALY_PARAMETERS.values()}
+        if function_folder(properties) in ANOMALY_DETECTORS:
+            assert given == {v: {"Ref": p} for p, v in ANOMALY_PARAMETERS.items()}, logical_id
+        else:
+            assert not given, f"{logical_id} detects no anomalies"
+
+
+def test_every_function_environment_is_valid_settings_with_the_parameter_defaults(template: dict[str, Any]) -> None:
+    """What a deployed function reads at cold start, with every parameter at its default: it must validate, or
+    the function fails before its first request."""
+    from finops.settings import Settings
+
+    parameters = template["Parameters"]
+
+    def value(item: Any) -> str:
+        if isinstance(item, dict) and set(item) == {"Ref"} and "Default" in parameters.get(item["Ref"], {}):
+            return str(parameters[item["Ref"]]["Default"])
+        if isinstance(item, dict):  # a resource's ARN or a parameter without a default: some text
+            return "arn:aws:sns:us-east-1:111111111111:placeholder"
+        return str(item)
+
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    known = {field.alias for field in Settings.model_fields.values()}
+    for logical_id, properties in functions(template).items():
+        own = (properties.get("Environment") or {}).get("Variables") or {}
+        environment = {name: value(item) for name, item in {**shared, **own}.items() if name in known}
+        try:
+            Settings.model_validate(environment)
+        except ValueError as error:
+            pytest.fail(f"{logical_id} would fail at cold start: {error}")
 
 
 def test_outputs_name_the_api_url_the_layer_and_every_function(template: dict[str, Any]) -> None:

@@ -37,6 +37,11 @@ class Settings(BaseModel):
     spend_cache_seconds: float = Field(5.0, alias="SPEND_CACHE_SECONDS", ge=0, le=55)
     reservation_ttl_seconds: int = Field(300, alias="RESERVATION_TTL_SECONDS", ge=0, le=86_400)
 
+    # Anomalies: the smallest |actual - expected| worth reporting, and the `threshold` method's daily limits per
+    # category as JSON, e.g. {"AI": 500, "EGRESS": 50}.
+    anomaly_min_impact_usd: float = Field(10.0, alias="ANOMALY_MIN_IMPACT_USD", ge=0)
+    anomaly_daily_limits: dict[str, float] = Field(default_factory=dict, alias="ANOMALY_DAILY_LIMITS")
+
     # JWT claim names set by the HTTP API's JWT authorizer.
     tenant_claim: str = Field("tenant_id", alias="TENANT_CLAIM", min_length=1)
     roles_claim: str = Field("roles", alias="ROLES_CLAIM", min_length=1)

@@ -10,6 +10,7 @@ from finops.anomalies.detection import (
     Direction,
     Severity,
     detect,
+    detect_many,
     severity_of,
 )
 from finops.anomalies.root_cause import Contributor, root_cause
@@ -22,6 +23,7 @@ __all__ = [
     "Direction",
     "Severity",
     "detect",
+    "detect_many",
     "root_cause",
     "severity_of",
 ]

@@ -157,6 +157,18 @@ class BudgetStatus(_Model):
     period_start: date = Field(alias="periodStart")
     period_end: date = Field(alias="periodEnd")
     spend_as_of: datetime = Field(alias="spendAsOf", description="When the spend figure was read")
+    forecasted_spend: Money | None = Field(
+        None,
+        alias="forecastedSpend",
+        description="Expected spend at the period's end (daily check; null if not forecast)",
+    )
+    forecast_exceed_probability: float | None = Field(
+        None, alias="forecastExceedProbability", description="Probability that the period's spend exceeds the amount"
+    )
+    forecast_breach_date: date | None = Field(
+        None, alias="forecastBreachDate", description="Expected day the amount is exceeded, if it is expected to be"
+    )
+    forecast_as_of: datetime | None = Field(None, alias="forecastAsOf")
 
 
 class BudgetStatusList(_Model):

@@ -18,6 +18,7 @@ from pg8000.native import Connection
 
 from finops.auth import Permission, Principal
 from finops.budgets import store
+from finops.budgets.forecasts import BudgetForecast, forecast_budgets
 from finops.budgets.models import (
     Budget,
     BudgetCreate,
@@ -244,6 +245,8 @@ class Budgets:
         today = today or datetime.now(UTC).date()
         budgets = store.live_budgets(self.conn)
         spend = self.spend_reader.spend(budgets, today) if budgets else {}
+        forecasts = forecast_budgets(self.spend_reader.client, budgets, spend, today)
+        forecast_as_of = datetime.now(UTC)
         report = DailyCheckReport(budgets=len(budgets))
         for start in range(0, len(budgets), chunk):
             with transaction(self.conn):
@@ -255,6 +258,9 @@ class Budgets:
                             self.conn.run("RELEASE SAVEPOINT budget")
                             continue
                         report.events += len(self._evaluate(locked, spend[budget.id], source="daily_check"))
+                        report.events += self._record_forecast(
+                            locked, spend[budget.id], forecasts.get(budget.id), forecast_as_of
+                        )
                         store.upsert_spend_snapshot(
                             self.conn,
                             locked,
@@ -271,6 +277,45 @@ class Budgets:
         store.purge_expired_reservations(self.conn, datetime.now(UTC))
         self.notifier.after_commit(self.conn, backlog=True)
         return report
+
+    def _record_forecast(
+        self, budget: BudgetRecord, spend: Spend, forecast: BudgetForecast | None, as_of: datetime
+    ) -> int:
+        """Store the forecast (or clear a stale one); a forecast above the amount fires `forecast_exceeds`
+        once per period. Returns the number of events fired."""
+        store.save_forecast(
+            self.conn,
+            budget,
+            expected_spend=forecast.expected_spend if forecast else None,
+            probability=forecast.probability_over if forecast else None,
+            breach_date=forecast.breach_date if forecast else None,
+            as_of=as_of,
+        )
+        if forecast is None or not forecast.exceeds(budget.amount) or spend.period is None:
+            return 0
+        percent = percent_used(spend.amount, budget.amount)
+        details = {
+            "expectedSpend": str(forecast.expected_spend),
+            "probability": forecast.probability_over,
+            "breachDate": forecast.breach_date.isoformat() if forecast.breach_date else None,
+        }
+        event_id = store.record_event(
+            self.conn,
+            budget,
+            event_type="forecast_exceeds",
+            severity="warning",
+            source="daily_check",
+            period_start=spend.period.start,
+            spent=spend.amount,
+            percent_used=percent,
+            details=details,
+        )
+        if event_id is None:
+            return 0
+        self._enqueue_alerts(
+            budget, event_id, "forecast_exceeds", "warning", None, spend.period, spend.amount, percent, details
+        )
+        return 1
 
     # --- evaluation, shared by the real-time path and the daily check ------------------------------------
 
@@ -313,6 +358,7 @@ class Budgets:
         period: BudgetPeriod,
         spent: Decimal,
         percent: Decimal,
+        details: dict[str, Any] | None = None,
     ) -> None:
         if event_type == "period_rollover":
             return
@@ -337,6 +383,7 @@ class Budgets:
                 threshold_percent=threshold,
                 actions=list(budget.actions),
                 topic=topic,  # type: ignore[arg-type]
+                details=details,
             )
             enqueue(
                 self.conn,
@@ -395,6 +442,21 @@ def _status(budget: BudgetRecord, spend: Spend, today: date) -> BudgetStatus:
         period_start=period.start,
         period_end=period.end,
         spend_as_of=spend.as_of,
+        forecasted_spend=budget.forecasted_spend if _same_period(budget, spend) else None,
+        forecast_exceed_probability=float(budget.forecast_exceed_probability)
+        if budget.forecast_exceed_probability is not None and _same_period(budget, spend)
+        else None,
+        forecast_breach_date=budget.forecast_breach_date if _same_period(budget, spend) else None,
+        forecast_as_of=budget.forecast_as_of if _same_period(budget, spend) else None,
+    )
+
+
+def _same_period(budget: BudgetRecord, spend: Spend) -> bool:
+    """A stored forecast belongs to the period it was made in."""
+    return (
+        budget.forecast_as_of is not None
+        and spend.period is not None
+        and spend.period.start <= budget.forecast_as_of.date() <= spend.period.end
     )
 
 

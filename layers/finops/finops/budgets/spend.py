@@ -42,6 +42,10 @@ class SpendReader:
         self._cache: dict[tuple[tuple[str, ...], tuple[Range, ...]], tuple[float, datetime, SpendRows]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def client(self) -> Client:
+        return self._client
+
     def spend(self, budgets: Sequence[BudgetRecord], today: date) -> dict[str, Spend]:
         periods = {b.id: current_period(b, today) for b in budgets}
         ranges = tuple(sorted({(p.start, min(p.end, today)) for p in periods.values() if p is not None}))

@@ -22,7 +22,8 @@ from finops.errors import Conflict, InvalidRequest
 _BUDGET_COLUMNS = (
     "id, tenant_id, name, amount, period, start_date, categories, models, regions, services, notify_threshold, "
     "enforce_threshold, actions, notify_emails, admin_emails, rate_limit_factor, version, threshold_generation, "
-    "state, period_start, spent, spend_as_of, created_by, created_at, updated_at, deleted_at"
+    "state, period_start, spent, spend_as_of, created_by, created_at, updated_at, deleted_at, forecasted_spend, "
+    "forecast_exceed_probability, forecast_breach_date, forecast_as_of"
 )
 _EVENT_COLUMNS = (
     "id, budget_id, event_type, severity, period_start, threshold_percent, spent, amount, percent_used, actor, "
@@ -58,6 +59,10 @@ class BudgetRecord:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    forecasted_spend: Decimal | None = None
+    forecast_exceed_probability: Decimal | None = None
+    forecast_breach_date: date | None = None
+    forecast_as_of: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> BudgetRecord:
@@ -223,6 +228,26 @@ def save_evaluation(
         as_of=as_of,
         state=state,
         period_start=period_start,
+    )
+
+
+def save_forecast(
+    conn: Connection,
+    budget: BudgetRecord,
+    *,
+    expected_spend: Decimal | None,
+    probability: float | None,
+    breach_date: date | None,
+    as_of: datetime,
+) -> None:
+    conn.run(
+        "UPDATE finops_budgets SET forecasted_spend = :spend, forecast_exceed_probability = :probability, "
+        "forecast_breach_date = :breach, forecast_as_of = :as_of WHERE id = :id",
+        id=budget.id,
+        spend=expected_spend,
+        probability=Decimal(str(probability)) if probability is not None else None,
+        breach=breach_date,
+        as_of=as_of,
     )
 
 

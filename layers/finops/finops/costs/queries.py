@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from finops.errors import InvalidRequest
@@ -136,14 +137,21 @@ def parse_categories(value: str | None) -> tuple[str, ...]:
 
 
 class CostReader:
-    """Builds and runs the queries over a tenant's effective cost rows."""
+    """Builds and runs the queries over a tenant's effective cost rows. One reader serves one request."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self._effective: dict[CostScope, tuple[str, dict[str, Any]]] = {}
 
     def effective_rows(self, scope: CostScope) -> tuple[str, dict[str, Any]]:
-        """The SQL of the effective cost rows of `scope` and its parameters."""
-        return effective_rows(self._client, [scope.tenant_id], scope.start, scope.end, scope.categories)
+        """The SQL of the effective cost rows of `scope` and its parameters. Remembered per scope: a request
+        that reads the same scope twice (the summary's categories and drivers) looks up its live days once."""
+        if scope not in self._effective:
+            self._effective[scope] = effective_rows(
+                self._client, [scope.tenant_id], scope.start, scope.end, scope.categories
+            )
+        sql, params = self._effective[scope]
+        return sql, dict(params)
 
     def grouped(
         self, scope: CostScope, *, granularity: Granularity = "total", dimension: Dimension | None = None
@@ -185,3 +193,20 @@ class CostReader:
         rows = [tuple(row) for row in self._client.query(sql, parameters=params).result_rows]
         add_milliseconds("QueryLatency", (time.perf_counter() - started) * 1000)
         return rows
+
+
+def daily_series_by_category(
+    client: Client, tenants: Sequence[str], first: date, end: date
+) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """Daily spend per (tenant, category) over [first, end] as a dense matrix (missing days are 0)."""
+    rows_sql, params = effective_rows(client, tenants, first, end)
+    result = client.query(
+        f"SELECT tenant_id, toString(service_category), day, sum(billed_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3",
+        parameters=params,
+    ).result_rows
+    keys = sorted({(r[0], r[1]) for r in result})
+    index = {k: i for i, k in enumerate(keys)}
+    matrix = np.zeros((len(keys), (end - first).days + 1))
+    for tenant, category, day, cost in result:
+        matrix[index[(tenant, category)], (day - first).days] = float(cost)
+    return keys, matrix

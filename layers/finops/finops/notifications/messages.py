@@ -232,7 +232,7 @@ def enqueue(
     *,
     event_id: str,
     tenant_id: str,
-    budget_id: str,
+    budget_id: str | None,
     event_type: str,
     severity: str,
 ) -> None:
@@ -241,7 +241,7 @@ def enqueue(
     # The columns route and label the message: they must say what its JSON says.
     expected = {"eventId": event_id, "tenantId": tenant_id, "eventType": event_type, "severity": severity}
     if "budgetId" in message.body_json:
-        expected["budgetId"] = budget_id
+        expected["budgetId"] = str(budget_id)
     for key, value in expected.items():
         if str(message.body_json.get(key)) != str(value):
             raise ValueError(f"message {key} {message.body_json.get(key)!r} does not match {value!r}")
@@ -253,7 +253,7 @@ def enqueue(
         event_id=str(event_id),
         topic=message.topic,
         tenant_id=tenant_id,
-        budget_id=str(budget_id),
+        budget_id=str(budget_id) if budget_id else None,
         event_type=event_type,
         severity=severity,
         subject=message.subject,

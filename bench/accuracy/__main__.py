@@ -1,0 +1,350 @@
+"""`python -m bench.accuracy [--quick] [--seed N] [--verify-seed M] [--no-autoets]`: writes bench/ACCURACY.md."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+if str(ROOT / "layers" / "finops") not in sys.path:
+    sys.path.insert(0, str(ROOT / "layers" / "finops"))
+
+from bench.accuracy import anomalies, autoets, forecasts, generator  # noqa: E402
+from bench.accuracy.forecasts import AUTOETS, CLASSIC_SNAIVE, ENGINE_METHODS, HORIZONS  # noqa: E402
+
+OUTPUT = ROOT / "bench" / "ACCURACY.md"
+TIMING_SERIES = 5000  # 1,000 tenants x 5 categories
+TIMING_DAYS = 90
+LABELS = {
+    "linear": "linear (seed)",
+    "moving_average": "moving_average (seed)",
+    "seasonal": "seasonal (Holt-Winters damped)",
+    "seasonal_naive": "seasonal_naive (engine, cleaned)",
+    "auto": "**auto**",
+    CLASSIC_SNAIVE: "seasonal-naive, classic (raw last week)",
+    AUTOETS: "AutoETS (statsforecast)",
+}
+
+
+def _f(value: float, digits: int = 2) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def machine() -> list[str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    ram = next(
+        (f"{int(x.split()[1]) / 1024 / 1024:.1f} GiB" for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")),
+        "unknown",
+    )
+    import os
+
+    return [
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- CPU: {cpu}, {os.cpu_count()} cores (shared, noisy machine), RAM {ram}",
+        f"- OS: {platform.platform()}; Python {platform.python_version()}; numpy {metadata.version('numpy')}",
+    ]
+
+
+def run_forecasts(series: list[generator.GeneratedSeries], use_autoets: bool) -> tuple[list[forecasts.Scored], str]:
+    ets: autoets.AutoEtsForecasts | None = None
+    note = "not run (--no-autoets)"
+    if use_autoets:
+        print("AutoETS in .venv-statsforecast...", file=sys.stderr)
+        result = autoets.run(forecasts.autoets_histories(series), max(HORIZONS))
+        if isinstance(result, str):
+            note = result
+        else:
+            ets, note = result, result.version
+    print("forecasting...", file=sys.stderr)
+    return forecasts.evaluate(series, ets), note
+
+
+def forecast_section(rows: list[forecasts.Scored], methods: list[str]) -> list[str]:
+    out = [
+        "| method | sMAPE % | MASE | rel. MAE vs classic s-naive | MAPE % mean / median | daily 95% cover | daily 80% cover | total 95% cover | total 80% cover | ms / forecast median (p95) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in methods:
+        s = forecasts.summarise(rows, m, None)
+        speed = "n/a" if math.isnan(s.ms_median) else f"{s.ms_median:.2f} ({s.ms_p95:.2f})"
+        out.append(
+            f"| {LABELS[m]} | {_f(s.smape)} | {_f(s.mase, 3)} | {_f(s.rel_mae, 3)} | {_f(s.mape_mean, 1)} / {_f(s.mape_median, 1)} "
+            f"| {_pct(s.coverage95)} | {_pct(s.coverage80)} | {_pct(s.total_coverage95)} | {_pct(s.total_coverage80)} | {speed} |"
+        )
+    out += ["", "By horizon (sMAPE % / MASE / daily 95% coverage):", ""]
+    out.append("| method | " + " | ".join(f"{h} days" for h in HORIZONS) + " |")
+    out.append("|---|" + "---|" * len(HORIZONS))
+    for m in methods:
+        cells = []
+        for h in HORIZONS:
+            s = forecasts.summarise(rows, m, h)
+            cells.append(f"{_f(s.smape)} / {_f(s.mase, 3)} / {_pct(s.coverage95)}")
+        out.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
+    return out
+
+
+def paired_section(rows: list[forecasts.Scored], others: list[str]) -> list[str]:
+    out = [
+        "| auto minus ... | sMAPE (points) | 95% CI | MASE | 95% CI |",
+        "|---|---|---|---|---|",
+    ]
+    for other in others:
+        ds = forecasts.paired_difference(rows, "auto", other, "smape")
+        dm = forecasts.paired_difference(rows, "auto", other, "mase")
+        out.append(
+            f"| {LABELS[other]} | {ds[0]:+.2f} | [{ds[1]:+.2f}, {ds[2]:+.2f}] | {dm[0]:+.3f} | [{dm[1]:+.3f}, {dm[2]:+.3f}] |"
+        )
+    return out
+
+
+def anomaly_section(scores: dict[str, anomalies.DetectionScore]) -> list[str]:
+    kinds = ("spike", "outage", "level_shift", "new_service")
+    out = [
+        "| method | precision | recall | hits | false alarms | ignored | labelled events | "
+        + " | ".join(f"recall {k}" for k in kinds)
+        + " | root cause top-1 | new service flagged |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(kinds) + "---|---|",
+    ]
+    for m, s in scores.items():
+        by_kind = " | ".join(
+            f"{s.found_by_kind[k]}/{s.labelled_by_kind[k]}" if s.labelled_by_kind[k] else "n/a" for k in kinds
+        )
+        cause = f"{s.cause_top1}/{s.cause_checked}" if s.cause_checked else "n/a"
+        new = f"{s.new_flagged}/{s.new_checked}" if s.new_checked else "n/a"
+        label = f"**{m}**" if m == "auto" else (f"{m} (seed, k=2)" if m == "statistical" else m)
+        out.append(
+            f"| {label} | {_f(s.precision, 3)} | {_f(s.recall, 3)} | {s.hits} | {s.false_alarms} | {s.ignored} | {s.labelled} | "
+            f"{by_kind} | {cause} | {new} |"
+        )
+    return out
+
+
+def self_report_section(rows: list[forecasts.Scored]) -> list[str]:
+    auto = [r for r in rows if r.method == "auto"]
+    reported = np.array([r.reported_smape for r in auto])
+    realised = np.array([r.smape for r in auto])
+    cov_rep = np.array([r.reported_coverage95 for r in auto])
+    cov_real = np.array([r.inside95 / r.points for r in auto])
+    corr = float(np.corrcoef(reported, realised)[0, 1])
+    return [
+        f"- mean backtest sMAPE reported with the forecast: {reported.mean():.2f}%; realised on the next days: "
+        f"{realised.mean():.2f}% (correlation across forecasts {corr:.2f})",
+        f"- mean reported coverage of past 95% intervals: {_pct(float(np.nanmean(cov_rep)))}; realised: "
+        f"{_pct(float(cov_real.mean()))}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="60 series instead of 300 (a smoke run)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--verify-seed", type=int, default=2)
+    parser.add_argument("--series", type=int, default=None)
+    parser.add_argument("--no-autoets", action="store_true")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args()
+    count = args.series or (60 if args.quick else 300)
+    started = time.perf_counter()
+    min_impact = anomalies.MIN_IMPACT_USD
+
+    main_series = generator.generate(args.seed, count, forecasts.SERIES_DAYS, min_impact_usd=min_impact)
+    verify_series = generator.generate(args.verify_seed, count, forecasts.SERIES_DAYS, min_impact_usd=min_impact)
+    rows, ets_note = run_forecasts(main_series, not args.no_autoets)
+    verify_rows, _ = run_forecasts(verify_series, not args.no_autoets)
+    print("scanning for anomalies...", file=sys.stderr)
+    scores = anomalies.evaluate(main_series)
+    verify_scores = anomalies.evaluate(verify_series)
+    print("timing the anomaly maths...", file=sys.stderr)
+    timing_series = generator.generate(args.seed + 100, TIMING_SERIES, TIMING_DAYS, min_impact_usd=min_impact)
+    timing = anomalies.time_detection(timing_series)
+
+    methods = [m for m in (*ENGINE_METHODS, CLASSIC_SNAIVE, AUTOETS) if any(r.method == m for r in rows)]
+    has_ets = AUTOETS in methods
+    auto = forecasts.summarise(rows, "auto", None)
+    v_auto = forecasts.summarise(verify_rows, "auto", None)
+    base = forecasts.summarise(rows, CLASSIC_SNAIVE, None)
+    v_base = forecasts.summarise(verify_rows, CLASSIC_SNAIVE, None)
+    lin = forecasts.summarise(rows, "linear", None)
+    ets = forecasts.summarise(rows, AUTOETS, None) if has_ets else None
+    v_ets = forecasts.summarise(verify_rows, AUTOETS, None) if has_ets else None
+    a, va = scores["auto"], verify_scores["auto"]
+    per_forecast_ms = [r.seconds * 1000 for r in rows if r.method == "auto" and r.horizon == 30]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    targets = [
+        (
+            "auto at least as good as classic seasonal-naive (sMAPE and MASE)",
+            f"{auto.smape:.2f} vs {base.smape:.2f}; {auto.mase:.3f} vs {base.mase:.3f} (verify: {v_auto.smape:.2f} vs {v_base.smape:.2f}; {v_auto.mase:.3f} vs {v_base.mase:.3f})",
+            auto.smape <= base.smape and auto.mase <= base.mase and v_auto.smape <= v_base.smape and v_auto.mase <= v_base.mase,
+        ),
+        (
+            "auto at least as good as AutoETS (sMAPE and MASE)",
+            f"{auto.smape:.2f} vs {ets.smape:.2f}; {auto.mase:.3f} vs {ets.mase:.3f} (verify: {v_auto.smape:.2f} vs {v_ets.smape:.2f}; {v_auto.mase:.3f} vs {v_ets.mase:.3f})"
+            if ets and v_ets
+            else "AutoETS not run",
+            bool(ets and v_ets and auto.smape <= ets.smape and auto.mase <= ets.mase and v_auto.smape <= v_ets.smape and v_auto.mase <= v_ets.mase),
+        ),
+        ("auto clearly better than linear", f"sMAPE {auto.smape:.2f} vs {lin.smape:.2f}; MASE {auto.mase:.3f} vs {lin.mase:.3f}", auto.smape < 0.9 * lin.smape),
+        (
+            "auto's daily 95% intervals cover 90-98%",
+            f"{_pct(auto.coverage95)} (verify {_pct(v_auto.coverage95)}); period totals {_pct(auto.total_coverage95)} (verify {_pct(v_auto.total_coverage95)})",
+            0.90 <= auto.coverage95 <= 0.98 and 0.90 <= v_auto.coverage95 <= 0.98,
+        ),
+        (
+            "anomaly precision and recall >= 0.95 (auto)",
+            f"P {a.precision:.3f}, R {a.recall:.3f} (verify: P {va.precision:.3f}, R {va.recall:.3f})",
+            min(a.precision, a.recall, va.precision, va.recall) >= 0.95,
+        ),
+        (
+            "forecast under ~10 ms in-process (90-day history, 30-day horizon, auto)",
+            f"median {np.median(per_forecast_ms):.2f} ms, p95 {np.quantile(per_forecast_ms, 0.95):.2f} ms",
+            float(np.quantile(per_forecast_ms, 0.95)) < 10,
+        ),
+        (
+            "anomaly maths for 1,000 tenants x 5 categories well under 10 s",
+            f"auto, every day scanned: {timing.full_scan_seconds['auto']:.2f} s; yesterday only: {timing.last_day_seconds:.2f} s",
+            timing.full_scan_seconds["auto"] < 5,
+        ),
+    ]
+
+    lines = [
+        "# Forecast and anomaly-detection accuracy",
+        "",
+        f"Written by `python -m bench.accuracy{' --quick' if args.quick else ''}` (issue 4, section 5) in "
+        f"{time.perf_counter() - started:.0f} s. Figures are from generated series with known truth "
+        f"(`bench/accuracy/generator.py`), seed {args.seed}, and checked on seed {args.verify_seed}; not from real "
+        "tenants.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        f"- AutoETS: {ets_note}",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        *[f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in targets],
+        "",
+        "## Data",
+        "",
+        f"{count} series of {forecasts.SERIES_DAYS} days per seed. Each is the sum of 1-5 services with their own size "
+        "($20 to $50,000 a day in total), weekly pattern (business days, flat, a weekly batch day, near-idle weekends), "
+        "growth (about +0.1%/day on average, +-0.2%/day spread) and multiplicative AR(1) noise (3-15% per day). On top: "
+        "level shifts (one per 150 days), new services (30% of series), spikes (one per 60 days; +60-300% of the day, "
+        "1-2 days) and outages or holidays (one per 120 days; down to 0-50% for 1-2 days), at least a week apart.",
+        "",
+        "## Forecasts",
+        "",
+        f"Protocol: origins at days {', '.join(map(str, forecasts.ORIGINS))}, each using the {forecasts.HISTORY_DAYS} days "
+        f"before it (the endpoint's default history), horizons {', '.join(map(str, HORIZONS))} days: "
+        f"{count * len(forecasts.ORIGINS) * len(HORIZONS)} forecasts per method, scored against the actual days "
+        "that followed (spikes, outages and level shifts included). sMAPE = mean of 200|F-A|/(|F|+|A|) per forecast, "
+        "then averaged; MASE = MAE / in-sample MAE of the weekly naive forecast on the 90-day history; rel. MAE = "
+        "geometric mean over forecasts of MAE / MAE of the classic seasonal-naive; MAPE is averaged over forecasts "
+        "whose actual days are all above zero (it explodes near zero, hence mean and median). Coverage: share of "
+        "actual days inside the daily interval; *total* coverage: share of forecasts whose actual period total is "
+        "inside the total's interval. Speed: in-process time of one `forecast()` call with the 30-day horizon "
+        "(AutoETS: fit + predict in its own process, one series at a time).",
+        "",
+        f"### Seed {args.seed}",
+        "",
+        *forecast_section(rows, methods),
+        "",
+        "Paired differences over series (negative = auto better), with 95% bootstrap intervals:",
+        "",
+        *paired_section(rows, [m for m in (CLASSIC_SNAIVE, AUTOETS, "seasonal", "linear") if m in methods]),
+        "",
+        "What each forecast says about itself (its backtest on its own 90 days) against what happened next, for auto:",
+        "",
+        *self_report_section(rows),
+        "",
+        f"### Seed {args.verify_seed} (verification)",
+        "",
+        *forecast_section(verify_rows, methods),
+        "",
+        *paired_section(verify_rows, [m for m in (CLASSIC_SNAIVE, AUTOETS, "seasonal", "linear") if m in methods]),
+        "",
+        "## Anomaly detection",
+        "",
+        f"Every method scans each {forecasts.SERIES_DAYS}-day series from day {anomalies.SCORE_FROM} on "
+        f"(`detect(..., min_impact_usd={min_impact:g}, score_from={anomalies.SCORE_FROM})`). Truth: an injected event "
+        "is *labelled* when its first day moves the total by a factor of at least 1.3 either way and by at least 4 "
+        "noise standard deviations of that day (log terms) and by at least the minimum impact; smaller injected "
+        "events are unlabelled. Matching: a detection is a hit when it falls on a labelled event's days (for level "
+        "shifts and new services also the two days after) with the event's direction; on an unlabelled event's days "
+        "it is ignored; anywhere else it is a false alarm. Precision = hits / (hits + false alarms); recall = labelled "
+        "events with at least one hit / labelled events. Root cause: for hits on an event caused by one service, "
+        "`root_cause` with the day's per-service costs and the 28 days before as baseline; top-1 = that service "
+        "ranked first; new service flagged = the new service marked `new`.",
+        "",
+        f"### Seed {args.seed}",
+        "",
+        *anomaly_section(scores),
+        "",
+        f"### Seed {args.verify_seed} (verification)",
+        "",
+        *anomaly_section(verify_scores),
+        "",
+        "## Speed of the anomaly maths",
+        "",
+        f"{timing.series} series (1,000 tenants x 5 categories) x {timing.days} days, one process, in-process maths only "
+        "(no queries), through `detect()` one series at a time:",
+        "",
+        "| method | every day scanned |",
+        "|---|---|",
+        *[f"| {m} | {sec:.2f} s ({sec / timing.series * 1000:.2f} ms per series) |" for m, sec in timing.full_scan_seconds.items()],
+        f"| auto, yesterday only (`score_from=len-1`) | {timing.last_day_seconds:.2f} s |",
+        f"| auto, `detect_many` on the whole matrix | {timing.batch_seconds:.2f} s |",
+        "",
+        "## Honest note",
+        "",
+        *NOTE,
+    ]
+    args.output.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+NOTE = [
+    "- The data are synthetic. The generator encodes our assumptions about real spend (multiplicative weekly "
+    "patterns, AR(1) noise, the rates and sizes of breaks); the figures say how the methods rank under those "
+    "assumptions, not how they will do on a given tenant. Each forecast also reports its own backtest on its own "
+    "history, which is the figure to trust for a real series.",
+    "- The interval widening factors of the engine (1.2 for days; 1.45 + 0.025 per horizon day for totals) were "
+    "measured on seed 1 of this generator and checked on seed 2. Their reason is general (in-sample backtests are "
+    "optimistic; breaks move whole periods), their size is not: on steadier real series the intervals would cover "
+    "more than 95%. 80% intervals cover somewhat less than 80%: the errors are heavy-tailed (spikes, outages and "
+    "breaks are rare but large), so one normal-shaped width cannot be right at both levels.",
+    "- Anomaly truth depends on a definition: an event is labelled when it is at least 4 noise standard deviations "
+    "and a factor 1.3 away. The detector needs about 4 standard deviations of *its own* error, which is larger "
+    "than the noise (the expected value is itself estimated), so events just above the label line are the misses: "
+    "recall is lower for noisy series and for level shifts, which are judged over three days. Other seeds give "
+    "precision and recall between about 0.94 and 0.97: the 0.95 targets are met on the two seeds reported, with "
+    "little margin.",
+    "- The statistical baseline (the seed's mean +- 2 SD over 28 days) is blind to the weekly pattern and follows "
+    "every level shift with weeks of alarms: that is where its false alarms come from.",
+    "- AutoETS runs once per series in a separate process, so its time excludes our process's overhead but "
+    "includes its own Python overhead per call; its import (about a second) is excluded.",
+]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""GET /v1/analytics/finops/anomalies: a tenant's cost anomalies with severity, direction and root cause."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from finops.anomalies.detection import AnomalyMethod
+from finops.anomalies.service import AnomaliesResponse, detect_and_list
+from finops.api import current_principal, make_resolver
+from finops.auth import Permission
+from finops.costs.queries import make_scope
+from finops.db.clickhouse import get_client
+from finops.models.common import Category, TenantId
+from finops.observability import instrumented
+from finops.settings import get_settings
+
+router = Router()
+
+
+@router.get("/v1/analytics/finops/anomalies", tags=["anomalies"], summary="Cost anomalies of a period")
+def anomalies(
+    tenant_id: Annotated[TenantId, Query(alias="tenantId")],
+    from_: Annotated[date, Query(alias="from", description="First day (UTC), inclusive")],
+    to: Annotated[date, Query(description="Last day (UTC), inclusive")],
+    severity: Annotated[Literal["low", "medium", "high"] | None, Query()] = None,
+    category: Annotated[Category | None, Query()] = None,
+    method: Annotated[AnomalyMethod, Query()] = "auto",
+    direction: Annotated[Literal["up", "down"] | None, Query()] = None,
+) -> AnomaliesResponse:
+    current_principal(router).require(Permission.READ_COSTS, tenant_id)
+    scope = make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days)
+    return detect_and_list(
+        get_client(),
+        tenant_id,
+        scope.start,
+        scope.end,
+        method,
+        severity=severity,
+        category=category.value if category else None,
+        direction=direction,
+    )
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

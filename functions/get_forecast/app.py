@@ -1,0 +1,50 @@
+"""GET /v1/analytics/finops/forecast: a tenant's spend forecast with intervals and its backtest accuracy."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from finops.api import current_principal, make_resolver
+from finops.auth import Permission
+from finops.db.clickhouse import get_client
+from finops.forecasting.engine import Method
+from finops.forecasting.service import ForecastResponse, get_forecast
+from finops.models.common import Category, TenantId
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.get("/v1/analytics/finops/forecast", tags=["forecast"], summary="Spend forecast with 80%/95% intervals")
+def forecast(
+    tenant_id: Annotated[TenantId, Query(alias="tenantId")],
+    horizon_days: Annotated[int, Query(alias="horizonDays", ge=1, le=365)] = 30,
+    history_days: Annotated[int, Query(alias="historyDays", ge=14, le=730)] = 90,
+    method: Annotated[Method, Query()] = "auto",
+    category: Annotated[Category | None, Query()] = None,
+    as_of: Annotated[
+        date | None, Query(alias="asOf", description="Default today (UTC); history ends the day before")
+    ] = None,
+) -> ForecastResponse:
+    current_principal(router).require(Permission.READ_COSTS, tenant_id)
+    return get_forecast(
+        get_client(),
+        tenant_id,
+        as_of=as_of or datetime.now(UTC).date(),
+        horizon_days=horizon_days,
+        history_days=history_days,
+        method=method,
+        category=category.value if category else None,
+    )
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

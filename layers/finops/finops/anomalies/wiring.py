@@ -1,0 +1,27 @@
+"""Connects the anomaly job to PostgreSQL's outbox and SNS (created per container, only when configured)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from finops.anomalies.service import AnomalyOut
+from finops.observability import logger
+from finops.settings import get_settings
+
+
+def queue_and_publish_alerts(anomalies: Sequence[AnomalyOut]) -> int:
+    """Queue an alert per anomaly in the outbox (once per anomaly), then publish the outbox."""
+    settings = get_settings()
+    if not (settings.database_url or settings.database_secret_arn):
+        logger.warning("no PostgreSQL configured: anomaly alerts are not sent")
+        return 0
+    from finops.anomalies.alerts import enqueue_anomaly_alerts
+    from finops.budgets.store import transaction
+    from finops.budgets.wiring import notifier
+    from finops.db.postgres import get_connection
+
+    conn = get_connection()
+    with transaction(conn):
+        queued = enqueue_anomaly_alerts(conn, anomalies)
+    notifier().after_commit(conn, backlog=True)
+    return queued

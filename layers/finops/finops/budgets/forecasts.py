@@ -1,0 +1,92 @@
+"""Forecast-aware budgets: where each budget's period is heading, for the daily check.
+
+The forecast is of the tenant's daily spend in the budget's categories (history up to yesterday, the same
+engine as the forecast endpoint), scaled by the share the budget's model/region/service filters take of that
+spend this period. Budgets that cannot plausibly exceed (even at 1.5x their busiest recent day, every day
+left) are not forecast, which keeps the daily check fast; neither are budgets already over their amount
+(their thresholds have fired), daily budgets (their period is today) or series with too little history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+from finops.budgets.spend import Spend
+from finops.budgets.store import BudgetRecord
+from finops.costs.queries import daily_series_by_category
+from finops.forecasting.engine import Forecast, InsufficientHistory, forecast
+from finops.models.common import Category
+
+HISTORY_DAYS = 90
+RECENT_DAYS = 28
+HEADROOM = 1.5
+
+
+@dataclass(frozen=True)
+class BudgetForecast:
+    expected_spend: Decimal
+    probability_over: float
+    breach_date: date | None
+
+    def exceeds(self, amount: Decimal) -> bool:
+        return self.expected_spend > amount
+
+
+def forecast_budgets(
+    client: Client, budgets: Sequence[BudgetRecord], spend: dict[str, Spend], today: date
+) -> dict[str, BudgetForecast]:
+    candidates = [
+        b
+        for b in budgets
+        if (period := spend[b.id].period) is not None and period.end > today and spend[b.id].amount < b.amount
+    ]
+    if not candidates:
+        return {}
+    first = today - timedelta(days=HISTORY_DAYS)
+    keys, matrix = daily_series_by_category(client, sorted({b.tenant_id for b in candidates}), first, today)
+    rows: dict[str, dict[str, np.ndarray]] = {}
+    for (tenant, category), row in zip(keys, matrix, strict=True):
+        rows.setdefault(tenant, {})[category] = row
+    cache: dict[tuple[str, tuple[str, ...], int], Forecast | None] = {}
+    result = {}
+    for budget in candidates:
+        period = spend[budget.id].period
+        assert period is not None
+        categories = budget.categories or tuple(c.value for c in Category)
+        tenant_rows = [rows.get(budget.tenant_id, {}).get(c) for c in categories]
+        present = [r for r in tenant_rows if r is not None]
+        if not present:
+            continue
+        series = np.sum(present, axis=0)  # through today (partial)
+        history, start_index = series[:-1], (period.start - first).days
+        level_period = float(series[max(start_index, 0) :].sum())
+        filtered = bool(budget.models or budget.regions or budget.services)
+        ratio = float(spend[budget.id].amount) / level_period if filtered and level_period > 0 else 1.0
+        through_yesterday = ratio * float(history[max(start_index, 0) :].sum())
+        remaining = (period.end - today).days + 1
+        room = float(budget.amount) - through_yesterday
+        busiest = float(history[-RECENT_DAYS:].max(initial=0.0)) * ratio
+        if busiest * HEADROOM * remaining < room:
+            continue
+        key = (budget.tenant_id, categories, remaining)
+        if key not in cache:
+            try:
+                cache[key] = forecast(history, remaining, "auto", start_date=today)
+            except InsufficientHistory:
+                cache[key] = None
+        predicted = cache[key]
+        if predicted is None or ratio <= 0:
+            continue
+        crossing = predicted.expected_crossing(room / ratio)
+        result[budget.id] = BudgetForecast(
+            expected_spend=Decimal(str(round(through_yesterday + ratio * predicted.total.value, 6))),
+            probability_over=round(predicted.probability_total_exceeds(room / ratio), 4),
+            breach_date=today + timedelta(days=crossing) if crossing is not None else None,
+        )
+    return result

@@ -1,0 +1,192 @@
+"""Anomaly detection over real ClickHouse data: the seed's scenario 2, acknowledgements, re-runs, alerts."""
+
+import json
+import random
+
+import pytest
+
+from finops.budgets import wiring
+from finops.settings import reload_settings
+from local.lambda_runtime import LambdaContext, load_function
+from tests.conftest import claims
+from tests.factories import TELEMETRY, days_ago, event, today
+from tests.integration.conftest import drain, make_queue
+
+ANOMALIES = "/v1/analytics/finops/anomalies"
+USER = claims("acme", "user")
+SYSTEM = claims(None, "system")
+SPIKE_DAY = 5  # days ago
+
+
+def history(spike: bool = True, seed: int = 3, tenant: str = "acme"):
+    """120 days of steady AI spend on two models with a weekly pattern; optionally one day with a runaway
+    new model (the injected high anomaly)."""
+    rng = random.Random(seed)
+    events = []
+    for n in range(120, 0, -1):
+        day = days_ago(n)
+        weekday = 1.0 if day.weekday() < 5 else 0.6
+        events.append(
+            event(tenant, day, "AI", model="gpt-4o", costUsd=f"{100 * weekday * rng.uniform(0.95, 1.05):.2f}")
+        )
+        events.append(
+            event(tenant, day, "AI", model="claude-sonnet-4-5", costUsd=f"{50 * weekday * rng.uniform(0.95, 1.05):.2f}")
+        )
+        events.append(event(tenant, day, "COMPUTE", service="api", costUsd=f"{30 * rng.uniform(0.97, 1.03):.2f}"))
+        if spike and n == SPIKE_DAY:
+            events.append(event(tenant, day, "AI", model="o3", service="batch", costUsd="400.00"))
+    return events
+
+
+def ingest(api, events):
+    for start in range(0, len(events), 5000):
+        status, body, _ = api(
+            "ingest_telemetry", "POST", TELEMETRY, auth=SYSTEM, body={"events": events[start : start + 5000]}
+        )
+        assert status == 200 and body["accepted"] == len(events[start : start + 5000]), body
+
+
+def get(api, auth=USER, **query):
+    params = {
+        "tenantId": "acme",
+        "from": str(days_ago(30)),
+        "to": str(days_ago(1)),
+        **{k: str(v) for k, v in query.items()},
+    }
+    return api("get_anomalies", "GET", ANOMALIES, auth=auth, query=params)
+
+
+def test_seed_scenario_2_injected_high_day_is_reported_with_its_root_cause(clickhouse, api):
+    ingest(api, history())
+    status, body, _ = get(api)
+    assert status == 200, body
+    assert len(body["anomalies"]) == 1, body["anomalies"]
+    anomaly = body["anomalies"][0]
+    assert (anomaly["date"], anomaly["category"], anomaly["severity"], anomaly["direction"]) == (
+        str(days_ago(SPIKE_DAY)),
+        "AI",
+        "high",
+        "up",
+    )
+    assert anomaly["impact"] == pytest.approx(400, rel=0.15)
+    assert anomaly["actual"] > anomaly["expected"] > 0
+    top = anomaly["rootCause"][0]
+    assert (top["dimension"], top["key"], top["firstSeen"]) in {("model", "o3", True), ("service", "batch", True)}
+    assert {(c["dimension"], c["key"]) for c in anomaly["rootCause"]} >= {("model", "o3"), ("service", "batch")}
+
+
+def test_steady_spend_with_a_weekly_pattern_has_no_anomalies(clickhouse, api):
+    ingest(api, history(spike=False))
+    status, body, _ = get(api, **{"from": str(days_ago(60))})
+    assert status == 200 and body["anomalies"] == []
+
+
+def test_a_drop_is_reported_as_down(clickhouse, api):
+    events = [
+        e for e in history(spike=False) if not (e["timestamp"].startswith(str(days_ago(3))) and e["category"] == "AI")
+    ]
+    ingest(api, events)
+    _, body, _ = get(api, direction="down")
+    assert [(a["date"], a["category"], a["direction"]) for a in body["anomalies"]] == [(str(days_ago(3)), "AI", "down")]
+    _, up_only, _ = get(api, direction="up")
+    assert up_only["anomalies"] == []
+
+
+def test_filters_by_severity_category_and_the_statistical_baseline(clickhouse, api):
+    ingest(api, history())
+    assert get(api, severity="low")[1]["anomalies"] == []
+    assert get(api, category="COMPUTE")[1]["anomalies"] == []
+    _, statistical, _ = get(api, method="statistical")
+    assert str(days_ago(SPIKE_DAY)) in {a["date"] for a in statistical["anomalies"]}
+    assert all(a["method"] == "statistical" for a in statistical["anomalies"])
+
+
+def test_rerunning_detection_neither_duplicates_nor_undoes_acknowledgements(clickhouse, api):
+    ingest(api, history())
+    _, first, _ = get(api)
+    anomaly_id = first["anomalies"][0]["id"]
+    status, acked, _ = api(
+        "acknowledge_anomaly",
+        "POST",
+        f"{ANOMALIES}/{anomaly_id}/acknowledge",
+        auth=USER,
+        body={"note": "batch backfill"},
+    )
+    assert status == 200, acked
+    assert acked["acknowledged"]["acknowledgedBy"] == USER["sub"] and acked["acknowledged"]["note"] == "batch backfill"
+    for _ in range(2):
+        _, again, _ = get(api)
+        assert [a["id"] for a in again["anomalies"]] == [anomaly_id]
+        assert again["anomalies"][0]["acknowledged"]["note"] == "batch backfill"
+    assert clickhouse.command("SELECT count() FROM cost_anomalies FINAL") == 1
+
+
+def test_acknowledging_is_tenant_scoped_and_unknown_ids_are_404(clickhouse, api):
+    ingest(api, history())
+    anomaly_id = get(api)[1]["anomalies"][0]["id"]
+    path = f"{ANOMALIES}/{anomaly_id}/acknowledge"
+    assert api("acknowledge_anomaly", "POST", path, auth=claims("globex", "admin"), body={})[0] == 404
+    assert (
+        api(
+            "acknowledge_anomaly",
+            "POST",
+            f"{ANOMALIES}/00000000-0000-4000-8000-000000000000/acknowledge",
+            auth=USER,
+            body={},
+        )[0]
+        == 404
+    )
+    assert api("acknowledge_anomaly", "POST", f"{ANOMALIES}/nope/acknowledge", auth=USER, body={})[0] == 404
+    assert api("acknowledge_anomaly", "POST", path, auth=None, body={})[0] == 401
+    assert get(api, auth=claims("globex", "user"))[0] == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"severity": "huge"}, "severity"),
+        ({"method": "ml"}, "method"),
+        ({"direction": "sideways"}, "direction"),
+        ({"from": str(days_ago(500))}, "to"),
+    ],
+)
+def test_bad_parameters_are_422(clickhouse, api, query, field):
+    status, body, _ = get(api, **query)
+    assert status == 422 and body["detail"][0]["loc"][-1] == field
+
+
+def test_daily_job_alerts_each_new_high_anomaly_once(clickhouse, postgres, sns, sqs, topics, monkeypatch, api):
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", topics["alerts"])
+    monkeypatch.setenv("ADMIN_TOPIC_ARN", topics["admin"])
+    reload_settings()
+    wiring.forget()
+    queue = make_queue(sns, sqs, topics.values())
+    events = history(spike=False)
+    events.append(event("acme", days_ago(1), "AI", model="o3", costUsd="500"))
+    events += [e for e in history(spike=False, tenant="globex", seed=9)]
+    ingest(api, events)
+    scheduled = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "1",
+        "time": f"{today()}T03:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
+    handler = load_function("run_daily_anomaly_detection").lambda_handler
+    first = handler(scheduled, LambdaContext())
+    assert (first["tenants"], first["high"]) == (2, 1)
+    handler(scheduled, LambdaContext())
+    messages = drain(sqs, queue)
+    assert len(messages) == 1
+    body = json.loads(messages[0]["Body"])
+    assert (body["eventType"], body["tenantId"], body["category"], body["date"]) == (
+        "anomaly",
+        "acme",
+        "AI",
+        str(days_ago(1)),
+    )
+    assert messages[0]["MessageAttributes"]["severity"]["StringValue"] == "critical"
