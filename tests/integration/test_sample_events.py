@@ -8,22 +8,31 @@ in the future, so a static file cannot stay valid: before invoking, `recent` shi
 an ingest batch by one offset that puts the batch's newest event on yesterday (same time of day). The events
 keep their spacing, so one that is deliberately years too old stays too old.
 
-Budgets: functions that use `finops.budgets` (the budget endpoints, the daily check, and ingestion, which
-re-evaluates budgets) run against the embedded PostgreSQL too, with a fresh schema per event, and with the two
+Budgets: functions that reach PostgreSQL (the budget endpoints, the daily check, ingestion, which re-evaluates
+budgets, and the daily anomaly job, which queues its alerts in the outbox; tests/template/handler_imports.py
+follows the imports to decide) run against the embedded PostgreSQL too, with a fresh schema per event, and with the two
 alert topics on moto's SNS, as deployed (subscriptions are made, alerts published). An event about an
 existing budget names it by SAMPLE_BUDGET_ID. Its expectation says which budget must exist (`given=Given(...)`):
 the test creates it through the create_budget handler with the body of `create_budget.happy.json` (for the given
 tenant), applies `updates` PATCHes, ingests `spent_usd` of AI spend for today, and then replaces SAMPLE_BUDGET_ID
 with the new budget's id everywhere in the event and in the expected values. So each file stays a real-shaped
 event that can also be sent by hand after swapping in a real id.
+
+Forecasts and anomalies need spend history, and history must be recent to be ingested. An expectation says which
+(`spend=Spend(...)`): the test ingests that many days of a steady tenant's spend ending yesterday (with one runaway
+day if asked), and, because the files are written as seen on SAMPLE_TODAY, moves every date in the event by as
+many days as today is from SAMPLE_TODAY (a range ending SAMPLE_TODAY - 1 then ends yesterday). An event about an
+existing anomaly names it by SAMPLE_ANOMALY_ID: the test finds the runaway day's anomaly through the get_anomalies
+handler and puts its id in place of SAMPLE_ANOMALY_ID, as for budgets.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,17 +42,24 @@ import pytest
 
 from finops.budgets import wiring
 from finops.settings import reload_settings
-from local.lambda_runtime import FUNCTIONS_DIR, ROOT, LambdaContext, decode_body, function_names, load_function
+from local.lambda_runtime import ROOT, LambdaContext, decode_body, function_names, load_function
 from local.openapi import router_routes
 from tests.conftest import Api, claims
-from tests.factories import TELEMETRY, today
+from tests.factories import TELEMETRY, days_ago, today
 from tests.factories import event as usage_event
+from tests.template.handler_imports import reaches_postgres
 
 EVENTS_DIR = ROOT / "events"
 EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
 BUDGETS = "/api/ai-budget/finops/budgets"
+ANOMALIES = "/v1/analytics/finops/anomalies"
 # Stands for the id of the budget a test creates first (see the module docstring).
 SAMPLE_BUDGET_ID = "3b9f2c1e-6a4d-4e8b-9c7f-1d2e3f4a5b6c"
+# Stands for the id of the anomaly a test's spend history produces.
+SAMPLE_ANOMALY_ID = "7c4e2a9b-5d1f-4b3a-8e6c-0f9a1b2c3d4e"
+# "Today" as the files see it (the scheduled events' day): events given spend history move by (today - this).
+SAMPLE_TODAY = date(2026, 11, 27)
+_ISO_DATE = re.compile(r"(?<![\w-])\d{4}-\d{2}-\d{2}(?!\d)")
 
 COSTS_KEYS = {"tenantId", "from", "to", "currency", "groupBy", "granularity", "total", "rows"}
 BREAKDOWN_KEYS = {"tenantId", "from", "to", "currency", "dimension", "total", "rows"}
@@ -95,9 +111,45 @@ STATUS_KEYS = {
     "periodStart",
     "periodEnd",
     "spendAsOf",
+    # Set by the daily check's forecast (null until it has run for the budget).
+    "forecastedSpend",
+    "forecastExceedProbability",
+    "forecastBreachDate",
+    "forecastAsOf",
 }
 DECISION_KEYS = {"allowed", "action", "rateLimitFactor", "reason", "budgetId", "percentUsed"}
 DAILY_CHECK_KEYS = {"budgets", "events", "failed"}
+FORECAST_KEYS = {
+    "tenantId",
+    "category",
+    "asOf",
+    "currency",
+    "method",
+    "historyDays",
+    "points",
+    "total",
+    "accuracy",
+    "weights",
+}
+ANOMALIES_KEYS = {"tenantId", "from", "to", "method", "currency", "anomalies"}
+ANOMALY_KEYS = {
+    "id",
+    "tenantId",
+    "date",
+    "category",
+    "method",
+    "direction",
+    "severity",
+    "expected",
+    "actual",
+    "impact",
+    "deviationPercent",
+    "score",
+    "rootCause",
+    "acknowledged",
+    "detectedAt",
+}
+DAILY_ANOMALY_KEYS = {"day", "tenants", "anomalies", "high", "alertsQueued"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +162,16 @@ class Given:
 
 
 @dataclass(frozen=True)
+class Spend:
+    """Daily spend ingested before the event runs, ending yesterday: a weekday/weekend pattern of AI spend on two
+    models plus steady compute, and optionally one runaway day of a model never seen before (a high anomaly)."""
+
+    tenant: str = "acme"
+    days: int = 120  # anomaly detection learns from 90 days before the first day it scores
+    spike_days_ago: int | None = None
+
+
+@dataclass(frozen=True)
 class Expect:
     status: int | None  # None: not an HTTP event (the handler's return value is the reply)
     keys: frozenset[str] = frozenset()  # top-level keys a JSON reply must have exactly
@@ -117,6 +179,7 @@ class Expect:
     loc: tuple[str, ...] | None = None  # for 422: the location one error must name
     check: Callable[[Any], None] | None = None
     given: Given | None = None  # a budget to create first; SAMPLE_BUDGET_ID then means its id
+    spend: Spend | None = None  # history to ingest first; the event's dates then move to today's
 
 
 def ok(keys: set[str], check: Callable[[Any], None] | None = None, **equal: Any) -> Expect:
@@ -126,6 +189,11 @@ def ok(keys: set[str], check: Callable[[Any], None] | None = None, **equal: Any)
 def on_budget(expect: Expect, given: Given | None = None) -> Expect:
     """`expect`, for an event that needs a budget (acme's, unless `given` says otherwise)."""
     return Expect(expect.status, expect.keys, expect.equal, expect.loc, expect.check, given or Given())
+
+
+def with_spend(expect: Expect, spend: Spend) -> Expect:
+    """`expect`, for an event that needs spend history (and whose dates move with today)."""
+    return replace(expect, spend=spend)
 
 
 def error(status: int, *loc: str) -> Expect:
@@ -187,6 +255,50 @@ def _only_created(body: dict[str, Any]) -> None:
     assert body["nextCursor"] is None
 
 
+def _forecast(horizon_days: int) -> Callable[[Any], None]:
+    def check(body: dict[str, Any]) -> None:
+        assert body["asOf"] == str(today())
+        assert [p["date"] for p in body["points"]] == [str(today() + timedelta(days=i)) for i in range(horizon_days)]
+        for point in [*body["points"], body["total"]]:
+            assert 0 <= point["lower95"] <= point["lower80"] <= point["value"] <= point["upper80"] <= point["upper95"]
+        assert body["accuracy"]["origins"] >= 1
+
+    return check
+
+
+def _needs_14_days(body: dict[str, Any]) -> None:
+    assert "14 days" in body["detail"][0]["msg"], body["detail"]
+
+
+def _the_runaway_day(days: int) -> Callable[[Any], None]:
+    def check(body: dict[str, Any]) -> None:
+        assert (body["from"], body["to"]) == (str(days_ago(30)), str(days_ago(1)))
+        (anomaly,) = body["anomalies"]
+        assert set(anomaly) == ANOMALY_KEYS
+        assert (anomaly["date"], anomaly["category"], anomaly["severity"], anomaly["direction"]) == (
+            str(days_ago(days)),
+            "AI",
+            "high",
+            "up",
+        )
+        assert anomaly["acknowledged"] is None
+        assert {(c["dimension"], c["key"], c["firstSeen"]) for c in anomaly["rootCause"]} >= {("model", "o3", True)}
+
+    return check
+
+
+def _acknowledged_by(subject: str) -> Callable[[Any], None]:
+    def check(body: dict[str, Any]) -> None:
+        assert body["acknowledged"]["acknowledgedBy"] == subject
+        assert body["acknowledged"]["note"] == "o3 batch evaluation, planned: approved by finance"
+
+    return check
+
+
+def _yesterday(body: dict[str, Any]) -> None:
+    assert body["day"] == str(days_ago(1))
+
+
 EXPECTED: dict[str, Expect] = {
     "get_costs.happy": ok(COSTS_KEYS, tenantId="acme", currency="USD", groupBy="category", granularity="daily"),
     "get_costs.monthly_csv": Expect(200, check=_csv),
@@ -234,7 +346,9 @@ EXPECTED: dict[str, Expect] = {
     "update_budget.stale_version": on_budget(error(412), Given(updates=1)),
     "delete_budget.happy": on_budget(Expect(204, check=_no_body)),
     "delete_budget.user_forbidden": on_budget(error(403)),
-    "get_budget_status.happy": on_budget(ok(STATUS_KEYS, budgetId=SAMPLE_BUDGET_ID, spent=0.0, state="ok")),
+    "get_budget_status.happy": on_budget(
+        ok(STATUS_KEYS, budgetId=SAMPLE_BUDGET_ID, spent=0.0, state="ok", forecastedSpend=None)
+    ),
     "get_budget_status.unknown_budget": error(404),
     "list_tenant_budget_statuses.happy": on_budget(ok({"statuses"}, _count("statuses", 1))),
     "list_tenant_budget_statuses.cross_tenant": error(403),
@@ -251,16 +365,43 @@ EXPECTED: dict[str, Expect] = {
     "run_daily_budget_check.scheduled": on_budget(
         Expect(None, frozenset(DAILY_CHECK_KEYS), {"budgets": 1, "failed": []})
     ),
+    # Forecasts. 28 days of history as of today, 14 days ahead (dates move with today: see the docstring).
+    "get_forecast.happy": with_spend(
+        ok(FORECAST_KEYS, _forecast(14), tenantId="acme", category=None, currency="USD", historyDays=28),
+        Spend(days=28),
+    ),
+    # Five days of spend: a 422 that says a forecast needs 14 (not a field's fault, so the location is the query).
+    "get_forecast.too_little_history": with_spend(replace(error(422, "query"), check=_needs_14_days), Spend(days=5)),
+    "get_forecast.invalid_horizon": error(422, "query", "horizonDays"),
+    # Anomalies. 120 steady days with one runaway day of a new model (o3) five days ago, asked for the high ones
+    # of the last 30 days: that day, explained by the new model.
+    "get_anomalies.happy": with_spend(
+        ok(ANOMALIES_KEYS, _the_runaway_day(5), tenantId="acme", method="auto", currency="USD"),
+        Spend(spike_days_ago=5),
+    ),
+    "get_anomalies.invalid_severity": error(422, "query", "severity"),
+    "get_anomalies.other_tenant": error(403),
+    "acknowledge_anomaly.happy": with_spend(
+        ok(ANOMALY_KEYS, _acknowledged_by("acme-user"), id=SAMPLE_ANOMALY_ID, tenantId="acme"),
+        Spend(spike_days_ago=5),
+    ),
+    # Unknown, or another tenant's: the same 404, so an id tells nothing about other tenants.
+    "acknowledge_anomaly.unknown_id": error(404),
+    # The 03:00 job scans yesterday, where the runaway day is: one high anomaly, its alert queued (and published).
+    "run_daily_anomaly_detection.scheduled": with_spend(
+        Expect(
+            None,
+            frozenset(DAILY_ANOMALY_KEYS),
+            {"tenants": 1, "anomalies": 1, "high": 1, "alertsQueued": 1},
+            check=_yesterday,
+        ),
+        Spend(spike_days_ago=1),
+    ),
 }
 
 
 def _function(path: Path) -> str:
     return path.name.split(".", 1)[0]
-
-
-def _uses_budgets(function: str) -> bool:
-    """Functions that reach PostgreSQL: every one whose handler uses the budgets package."""
-    return "finops.budgets" in (FUNCTIONS_DIR / function / "app.py").read_text()
 
 
 def _route_pattern(route: str) -> re.Pattern[str]:
@@ -285,6 +426,47 @@ def create_given_budget(api: Api, given: Given) -> str:
         status, result, _ = api("ingest_telemetry", "POST", TELEMETRY, auth=claims(None, "system"), body=batch)
         assert status == 200 and result["accepted"] == 1, result
     return str(budget["id"])
+
+
+def spend_events(spend: Spend) -> list[dict[str, Any]]:
+    rng = random.Random(3)  # the same history every run
+    events = []
+    for n in range(spend.days, 0, -1):
+        day = days_ago(n)
+        weekday = 1.0 if day.weekday() < 5 else 0.6
+        for model, usd in (("gpt-4o", 100), ("claude-sonnet-4-5", 50)):
+            cost = f"{usd * weekday * rng.uniform(0.95, 1.05):.2f}"
+            events.append(usage_event(spend.tenant, day, "AI", model=model, costUsd=cost))
+        events.append(
+            usage_event(spend.tenant, day, "COMPUTE", service="api", costUsd=f"{30 * rng.uniform(0.97, 1.03):.2f}")
+        )
+        if n == spend.spike_days_ago:
+            events.append(usage_event(spend.tenant, day, "AI", model="o3", service="batch", costUsd="400.00"))
+    return events
+
+
+def ingest_spend(api: Api, spend: Spend) -> None:
+    """Ingest the history `spend` describes, through the ingestion handler (as the platform, role system)."""
+    events = spend_events(spend)
+    status, result, _ = api("ingest_telemetry", "POST", TELEMETRY, auth=claims(None, "system"), body={"events": events})
+    assert status == 200 and result["accepted"] == len(events), result
+
+
+def runaway_anomaly_id(api: Api, spend: Spend) -> str:
+    """The id of the anomaly of `spend`'s runaway day, as the get_anomalies handler reports it."""
+    assert spend.spike_days_ago is not None, "an event about an anomaly needs a runaway day in its spend"
+    query = {"tenantId": spend.tenant, "from": str(days_ago(30)), "to": str(days_ago(1)), "severity": "high"}
+    status, body, _ = api("get_anomalies", "GET", ANOMALIES, auth=claims(spend.tenant, "user"), query=query)
+    assert status == 200, body
+    (anomaly,) = body["anomalies"]
+    assert anomaly["date"] == str(days_ago(spend.spike_days_ago)), anomaly
+    return str(anomaly["id"])
+
+
+def moved(text: str, *, today: date) -> str:
+    """The event's text with every ISO date moved by as many days as `today` is from SAMPLE_TODAY."""
+    offset = today - SAMPLE_TODAY
+    return _ISO_DATE.sub(lambda m: (date.fromisoformat(m.group(0)) + offset).isoformat(), text)
 
 
 def recent(event: dict[str, Any], *, today: date) -> dict[str, Any]:
@@ -352,18 +534,27 @@ def test_sample_event_gets_its_expected_reply(
     function = _function(path)
     text = path.read_text()
     assert expect.given is not None or SAMPLE_BUDGET_ID not in text, f"{path.name} names a budget: give it one"
-    if _uses_budgets(function):
-        request.getfixturevalue("postgres")
+    assert expect.spend is not None or SAMPLE_ANOMALY_ID not in text, f"{path.name} names an anomaly: give it spend"
+    # Ingesting the given spend re-evaluates budgets, so it runs against PostgreSQL too.
+    postgres = None
+    if reaches_postgres(function) or expect.spend is not None:
+        postgres = request.getfixturevalue("postgres")
         topics = request.getfixturevalue("topics")  # moto's SNS (tests/integration/conftest.py)
         monkeypatch.setenv("ALERTS_TOPIC_ARN", topics["alerts"])
         monkeypatch.setenv("ADMIN_TOPIC_ARN", topics["admin"])
         reload_settings()
         wiring.forget()
-    equal = expect.equal
+    ids: dict[str, str] = {}  # sample id -> the id of what the test created
     if expect.given is not None:
-        budget_id = create_given_budget(api, expect.given)
-        text = text.replace(SAMPLE_BUDGET_ID, budget_id)
-        equal = {key: budget_id if value == SAMPLE_BUDGET_ID else value for key, value in equal.items()}
+        ids[SAMPLE_BUDGET_ID] = create_given_budget(api, expect.given)
+    if expect.spend is not None:
+        ingest_spend(api, expect.spend)
+        text = moved(text, today=datetime.now(UTC).date())
+        if SAMPLE_ANOMALY_ID in text:
+            ids[SAMPLE_ANOMALY_ID] = runaway_anomaly_id(api, expect.spend)
+    for sample, real in ids.items():
+        text = text.replace(sample, real)
+    equal = {key: ids.get(value, value) if isinstance(value, str) else value for key, value in expect.equal.items()}
     event = json.loads(text)
     if function == "ingest_telemetry":
         event = recent(event, today=datetime.now(UTC).date())
@@ -385,3 +576,9 @@ def test_sample_event_gets_its_expected_reply(
         assert all(d.get("msg") for d in body["detail"]), "every error says why"
     if expect.check is not None:
         expect.check(body)
+    if postgres is not None:
+        # Every alert the event fired (budget alerts, the anomaly job's) was published to SNS, none left behind.
+        pending = postgres.run(
+            "SELECT event_type, last_error FROM finops_notification_outbox WHERE published_at IS NULL"
+        )
+        assert pending == [], pending

@@ -160,7 +160,9 @@ def test_schedule_expressions_are_valid_aws_cron(template: dict[str, Any]) -> No
 
 
 @pytest.mark.parametrize(("folder", "logical_id", "hour"), [(f, *job) for f, job in DAILY_JOBS.items()])
-def test_daily_job_runs_every_day_at_its_utc_hour(template: dict[str, Any], folder: str, logical_id: str, hour: int) -> None:
+def test_daily_job_runs_every_day_at_its_utc_hour(
+    template: dict[str, Any], folder: str, logical_id: str, hour: int
+) -> None:
     # 01:00 aggregation, 02:00 budget check, 03:00 anomaly scan: each reads what the one before completed.
     (schedule,) = [s for s in schedules(template) if s.function == folder]
     assert schedule.enabled

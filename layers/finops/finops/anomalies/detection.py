@@ -324,17 +324,7 @@ def _new_weekly_shape(
     week after another stays news.
     """
     s, n = unusual.shape
-    back = np.zeros((s, n), dtype=int)
-    ahead = np.zeros((s, n), dtype=int)
-    for i in range(n):
-        back[:, i] = np.where(
-            unusual[:, i] != 0, 1 + (back[:, i - 1] if i else 0) * (unusual[:, i] == unusual[:, i - 1]), 0
-        )
-    for i in range(n - 1, -1, -1):
-        nxt = ahead[:, i + 1] if i + 1 < n else 0
-        same = unusual[:, i] == unusual[:, i + 1] if i + 1 < n else False
-        ahead[:, i] = np.where(unusual[:, i] != 0, 1 + nxt * same, 0)
-    run = back + ahead - 1
+    run = _run_lengths(unusual)
     # A shift (a run of SHIFT_DAYS or more, either way) in the four weeks before: what changes a weekly shape.
     shift = np.concatenate([np.zeros((s, 1)), np.cumsum(run >= SHIFT_DAYS, axis=1)], axis=1)
     t = np.arange(n)
@@ -352,6 +342,17 @@ def _new_weekly_shape(
         lasting = (run[:, before] >= 2) | repeat[:, before]
         repeat[:, days] = candidate[:, days] & recent_shift[:, days] & lasting[:, :width]
     return repeat
+
+
+def _run_lengths(flags: np.ndarray) -> np.ndarray:
+    """For each non-zero cell, the length of the run of equal values it belongs to (0 elsewhere)."""
+    s, n = flags.shape
+    nonzero = flags != 0
+    start = nonzero.copy()
+    start[:, 1:] &= flags[:, 1:] != flags[:, :-1]
+    key = np.where(nonzero, np.arange(s)[:, None] * (n + 1) + np.cumsum(start, axis=1), 0)
+    counts = np.bincount(key.ravel(), minlength=s * (n + 1) + 1)
+    return np.where(nonzero, counts[key], 0)
 
 
 def _matches_last_week(

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from finops.anomalies.detection import AnomalyMethod, Detection, detect_many
 from finops.anomalies.root_cause import Contributor, root_cause
-from finops.costs.queries import daily_series_by_category, effective_rows
+from finops.costs.queries import effective_rows
+from finops.costs.series import daily_series_by_category
 from finops.errors import NotFound
 from finops.models.common import CURRENCY, Money
 

@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 
 from finops.budgets.spend import Spend
 from finops.budgets.store import BudgetRecord
-from finops.costs.queries import daily_series_by_category
+from finops.costs.series import daily_series_by_category
 from finops.forecasting.engine import Forecast, InsufficientHistory, forecast
 from finops.models.common import Category
 

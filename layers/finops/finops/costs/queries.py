@@ -18,7 +18,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from finops.errors import InvalidRequest
@@ -193,20 +192,3 @@ class CostReader:
         rows = [tuple(row) for row in self._client.query(sql, parameters=params).result_rows]
         add_milliseconds("QueryLatency", (time.perf_counter() - started) * 1000)
         return rows
-
-
-def daily_series_by_category(
-    client: Client, tenants: Sequence[str], first: date, end: date
-) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """Daily spend per (tenant, category) over [first, end] as a dense matrix (missing days are 0)."""
-    rows_sql, params = effective_rows(client, tenants, first, end)
-    result = client.query(
-        f"SELECT tenant_id, toString(service_category), day, sum(billed_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3",
-        parameters=params,
-    ).result_rows
-    keys = sorted({(r[0], r[1]) for r in result})
-    index = {k: i for i, k in enumerate(keys)}
-    matrix = np.zeros((len(keys), (end - first).days + 1))
-    for tenant, category, day, cost in result:
-        matrix[index[(tenant, category)], (day - first).days] = float(cost)
-    return keys, matrix
