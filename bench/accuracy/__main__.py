@@ -49,7 +49,11 @@ def machine() -> list[str]:
             cpu = line.split(":", 1)[1].strip()
             break
     ram = next(
-        (f"{int(x.split()[1]) / 1024 / 1024:.1f} GiB" for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")),
+        (
+            f"{int(x.split()[1]) / 1024 / 1024:.1f} GiB"
+            for x in Path("/proc/meminfo").read_text().splitlines()
+            if x.startswith("MemTotal")
+        ),
         "unknown",
     )
     import os
@@ -193,16 +197,30 @@ def main() -> None:
         (
             "auto at least as good as classic seasonal-naive (sMAPE and MASE)",
             f"{auto.smape:.2f} vs {base.smape:.2f}; {auto.mase:.3f} vs {base.mase:.3f} (verify: {v_auto.smape:.2f} vs {v_base.smape:.2f}; {v_auto.mase:.3f} vs {v_base.mase:.3f})",
-            auto.smape <= base.smape and auto.mase <= base.mase and v_auto.smape <= v_base.smape and v_auto.mase <= v_base.mase,
+            auto.smape <= base.smape
+            and auto.mase <= base.mase
+            and v_auto.smape <= v_base.smape
+            and v_auto.mase <= v_base.mase,
         ),
         (
             "auto at least as good as AutoETS (sMAPE and MASE)",
             f"{auto.smape:.2f} vs {ets.smape:.2f}; {auto.mase:.3f} vs {ets.mase:.3f} (verify: {v_auto.smape:.2f} vs {v_ets.smape:.2f}; {v_auto.mase:.3f} vs {v_ets.mase:.3f})"
             if ets and v_ets
             else "AutoETS not run",
-            bool(ets and v_ets and auto.smape <= ets.smape and auto.mase <= ets.mase and v_auto.smape <= v_ets.smape and v_auto.mase <= v_ets.mase),
+            bool(
+                ets
+                and v_ets
+                and auto.smape <= ets.smape
+                and auto.mase <= ets.mase
+                and v_auto.smape <= v_ets.smape
+                and v_auto.mase <= v_ets.mase
+            ),
         ),
-        ("auto clearly better than linear", f"sMAPE {auto.smape:.2f} vs {lin.smape:.2f}; MASE {auto.mase:.3f} vs {lin.mase:.3f}", auto.smape < 0.9 * lin.smape),
+        (
+            "auto clearly better than linear",
+            f"sMAPE {auto.smape:.2f} vs {lin.smape:.2f}; MASE {auto.mase:.3f} vs {lin.mase:.3f}",
+            auto.smape < 0.9 * lin.smape,
+        ),
         (
             "auto's daily 95% intervals cover 90-98%",
             f"{_pct(auto.coverage95)} (verify {_pct(v_auto.coverage95)}); period totals {_pct(auto.total_coverage95)} (verify {_pct(v_auto.total_coverage95)})",
@@ -311,7 +329,10 @@ def main() -> None:
         "",
         "| method | every day scanned |",
         "|---|---|",
-        *[f"| {m} | {sec:.2f} s ({sec / timing.series * 1000:.2f} ms per series) |" for m, sec in timing.full_scan_seconds.items()],
+        *[
+            f"| {m} | {sec:.2f} s ({sec / timing.series * 1000:.2f} ms per series) |"
+            for m, sec in timing.full_scan_seconds.items()
+        ],
         f"| auto, yesterday only (`score_from=len-1`) | {timing.last_day_seconds:.2f} s |",
         f"| auto, `detect_many` on the whole matrix | {timing.batch_seconds:.2f} s |",
         "",

@@ -130,4 +130,6 @@ def time_detection(series: list[GeneratedSeries]) -> Timing:
     start = time.perf_counter()
     detect_many(matrix, None, "auto", min_impact_usd=MIN_IMPACT_USD)
     batch = time.perf_counter() - start
-    return Timing(series=len(series), days=len(values[0]), full_scan_seconds=full, last_day_seconds=last, batch_seconds=batch)
+    return Timing(
+        series=len(series), days=len(values[0]), full_scan_seconds=full, last_day_seconds=last, batch_seconds=batch
+    )

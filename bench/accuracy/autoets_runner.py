@@ -31,7 +31,15 @@ def main(source: str, target: str) -> None:
         seconds[i] = time.perf_counter() - start
         for key, name in (("mean", "mean"), ("lo80", "lo-80"), ("hi80", "hi-80"), ("lo95", "lo-95"), ("hi95", "hi-95")):
             out[key][i] = result[name]
-    np.savez(target, seconds=seconds, **out)
+    np.savez(
+        target,
+        seconds=seconds,
+        mean=out["mean"],
+        lo80=out["lo80"],
+        hi80=out["hi80"],
+        lo95=out["lo95"],
+        hi95=out["hi95"],
+    )
 
 
 if __name__ == "__main__":

@@ -174,7 +174,8 @@ def generate_series(
         # In log terms, like the noise: a factor 1.3 either way (+30% or -23%) and 4 noise standard deviations.
         factor = np.log(after / before) if before > 0 and after > 0 else np.inf
         labelled = (
-            abs(factor) >= max(np.log(LABEL_MIN_FACTOR), LABEL_MIN_SIGMAS * noise_on(day)) and abs(impact) >= min_impact_usd
+            abs(factor) >= max(np.log(LABEL_MIN_FACTOR), LABEL_MIN_SIGMAS * noise_on(day))
+            and abs(impact) >= min_impact_usd
         )
         match_days = length + (STEP_GRACE_DAYS if kind in ("level_shift", "new_service") else 0)
         anomalies.append(

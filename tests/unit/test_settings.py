@@ -17,3 +17,13 @@ def test_database_name_must_be_an_identifier(monkeypatch):
         reload_settings()
     monkeypatch.delenv("CLICKHOUSE_DATABASE")
     reload_settings()
+
+
+def test_anomaly_daily_limits_are_read_as_a_json_object(monkeypatch):
+    monkeypatch.setenv("ANOMALY_DAILY_LIMITS", '{"AI": 500, "EGRESS": 50}')
+    assert reload_settings().anomaly_daily_limits == {"AI": 500.0, "EGRESS": 50.0}
+    monkeypatch.setenv("ANOMALY_DAILY_LIMITS", "[1, 2]")
+    with pytest.raises(RuntimeError, match="ANOMALY_DAILY_LIMITS"):
+        reload_settings()
+    monkeypatch.delenv("ANOMALY_DAILY_LIMITS")
+    reload_settings()

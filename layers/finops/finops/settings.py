@@ -6,10 +6,11 @@ loudly when the function initialises, not at the first request that happens to n
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class Settings(BaseModel):
@@ -41,6 +42,12 @@ class Settings(BaseModel):
     # category as JSON, e.g. {"AI": 500, "EGRESS": 50}.
     anomaly_min_impact_usd: float = Field(10.0, alias="ANOMALY_MIN_IMPACT_USD", ge=0)
     anomaly_daily_limits: dict[str, float] = Field(default_factory=dict, alias="ANOMALY_DAILY_LIMITS")
+
+    @field_validator("anomaly_daily_limits", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        """Environment variables are text: ANOMALY_DAILY_LIMITS holds a JSON object."""
+        return json.loads(value) if isinstance(value, str) else value
 
     # JWT claim names set by the HTTP API's JWT authorizer.
     tenant_claim: str = Field("tenant_id", alias="TENANT_CLAIM", min_length=1)

@@ -290,8 +290,13 @@ def _seasonal_report(
     cleaned = x
     if flagged.any():
         cleaned = np.where(flagged, expected, x)
-        expected, prior_sd, eps, kind = _baselines(cleaned, short_fallback)
+        expected, prior_sd, eps, kind = _baselines(cleaned, short_fallback, raw=x)
     z = _z(x, expected, prior_sd, eps, (kind == _SEASONAL) & ~doubtful)
+    young = kind == _FLAT
+    if young.any():
+        # Outside the range of every earlier day is already a strong condition: no small-sample discount.
+        plain = _log_ratio(x, expected, eps) / np.maximum(prior_sd, MIN_LOG_SD)
+        z = np.where(young, plain, z)
     zz = np.nan_to_num(z)
     unusual = np.sign(zz) * (np.abs(zz) > limit)
     n = x.shape[1]
@@ -374,19 +379,28 @@ def _matches_last_week(
     return np.asarray(np.abs(np.nan_to_num(z, nan=np.inf)) < limit)
 
 
-def _baselines(x: np.ndarray, short_fallback: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _baselines(
+    x: np.ndarray, short_fallback: bool, raw: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Baselines from `x` (the raw or the cleaned series); `raw` is what the young-series range rule judges."""
     s, n = x.shape
     expected, prior_sd, kind = _empty(s, n)
     eps = np.full((s, n), np.nan)
     if short_fallback:
-        _robust_flat(x, min(n, 2 * SEASON), expected, prior_sd, eps, kind)
+        _robust_flat(x, x if raw is None else raw, min(n, 2 * SEASON), expected, prior_sd, eps, kind)
     _seasonal(x, 2 * SEASON, min(n, 4 * SEASON), 2, expected, prior_sd, eps, kind)
     _seasonal(x, 4 * SEASON, n, 4, expected, prior_sd, eps, kind)
     return expected, prior_sd, eps, kind
 
 
 def _robust_flat(
-    x: np.ndarray, until: int, expected: np.ndarray, prior_sd: np.ndarray, eps: np.ndarray, kind: np.ndarray
+    x: np.ndarray,
+    raw: np.ndarray,
+    until: int,
+    expected: np.ndarray,
+    prior_sd: np.ndarray,
+    eps: np.ndarray,
+    kind: np.ndarray,
 ) -> None:
     """Median of the last 7 days; only days outside the range of every earlier day may be unusual."""
     if until <= MIN_BASELINE_DAYS:
@@ -397,9 +411,9 @@ def _robust_flat(
     e = EPS_SHARE * np.maximum(windows.mean(axis=2), 1e-9)
     resid = _log_ratio(windows, level[..., None], e[..., None])
     sd = MAD_TO_SD * np.median(np.abs(resid - np.median(resid, axis=2, keepdims=True)), axis=2)
-    highest = np.maximum.accumulate(x, axis=1)[:, t - 1]
-    lowest = np.minimum.accumulate(x, axis=1)[:, t - 1]
-    outside = (x[:, t] > 1.5 * highest) | (x[:, t] < 0.5 * lowest)
+    highest = np.maximum.accumulate(raw, axis=1)[:, t - 1]
+    lowest = np.minimum.accumulate(raw, axis=1)[:, t - 1]
+    outside = (raw[:, t] > 1.5 * highest) | (raw[:, t] < 0.5 * lowest)
     expected[:, t] = level
     prior_sd[:, t] = np.where(outside, sd * _PRIOR_INFLATION[0], np.inf)
     eps[:, t] = e

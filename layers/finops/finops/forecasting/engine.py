@@ -34,7 +34,7 @@ MIN_RELATIVE_SD = 0.01
 # and the future holds breaks the history did not (a new service, a level shift): the intervals are widened
 # by these factors, measured on the accuracy bench (seed 1, checked on seed 2; bench/ACCURACY.md). The total
 # needs more, growing with the horizon, as a break moves every remaining day of the period.
-DAILY_WIDENING = 1.2
+DAILY_WIDENING = 1.3
 TOTAL_WIDENING = 1.45
 TOTAL_WIDENING_PER_DAY = 0.025
 
@@ -179,8 +179,9 @@ def forecast(history: np.ndarray, horizon: int, method: Method = "auto", start_d
     half95 = np.maximum(DAILY_WIDENING * Z95 * np.sqrt(fit95[0] + fit95[1] * steps), half80)
     share = _level_share(errors, fit95, horizon)
     widen = TOTAL_WIDENING + TOTAL_WIDENING_PER_DAY * min(horizon, 60)
-    sd80 = widen * _total_sd(fit80, share, horizon)
-    sd95 = max(widen * _total_sd(fit95, share, horizon), sd80 * Z80 / Z95)
+    # Never wider than if every day were off by its full interval the same way (perfect correlation).
+    sd80 = min(widen * _total_sd(fit80, share, horizon), float(half80.sum()) / Z80)
+    sd95 = min(max(widen * _total_sd(fit95, share, horizon), sd80 * Z80 / Z95), float(half95.sum()) / Z95)
     total = _total(float(values.sum()), sd80, sd95)
     accuracy = _accuracy(raw, origins[:-1], paths[:-1, :hb], errors, mase_scale, level)
     return Forecast(
@@ -210,7 +211,7 @@ def _usable_history(history: np.ndarray) -> np.ndarray:
     got = 0 if len(spending) == 0 else len(raw) - int(spending[0])
     if got < MIN_HISTORY_DAYS:
         raise InsufficientHistory(MIN_HISTORY_DAYS, got)
-    return raw[len(raw) - got :]
+    return np.asarray(raw[len(raw) - got :], dtype=float)
 
 
 def _auto(y: np.ndarray, origins: np.ndarray, span: int, judge: int) -> tuple[np.ndarray, dict[str, float]]:

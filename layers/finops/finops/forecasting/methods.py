@@ -64,10 +64,7 @@ class HoltWinters:
 
     def paths(self, origins: np.ndarray, horizon: int) -> np.ndarray:
         steps = np.arange(1, horizon + 1)
-        if self.phi < 1:
-            damped = self.phi * (1 - self.phi**steps) / (1 - self.phi)
-        else:
-            damped = steps.astype(float)
+        damped = self.phi * (1 - self.phi**steps) / (1 - self.phi)  # phi < 1 on the whole grid
         last = origins[:, None] - 1
         target = last + steps[None, :]
         # The latest seasonal term of the target's phase known at the origin.

@@ -16,7 +16,7 @@ SEASON = 7
 # 1.4826 * MAD estimates the standard deviation of normal noise.
 MAD_TO_SD = 1.4826
 # Days beyond this many robust standard deviations are outliers; high enough that ordinary noise never is.
-OUTLIER_Z = 4.0
+OUTLIER_Z = 7.0
 # An "outlier" on more than this share of days is the series' nature (intermittent spend), not an accident.
 MAX_OUTLIER_SHARE = 0.1
 
@@ -36,14 +36,21 @@ def centred_median(y: np.ndarray, width: int = SEASON) -> np.ndarray:
 
 
 def weekly_ratio_profile(y: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Multiplicative day-of-week profile (7 factors, mean 1), indexed by position modulo 7."""
-    phase = np.arange(len(y)) % SEASON
-    usable = level > 0
-    num = np.bincount(phase[usable], weights=y[usable], minlength=SEASON)
-    den = np.bincount(phase[usable], weights=level[usable], minlength=SEASON)
-    profile = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
-    mean = profile.mean()
-    return profile / mean if mean > 0 else np.ones(SEASON)
+    """Multiplicative day-of-week factors relative to `level`, indexed by position modulo 7.
+
+    Each factor is the median of that weekday's ratios to the local level: one spike does not move it.
+    """
+    n = len(y)
+    ratio = np.where(level > 0, y / np.where(level > 0, level, 1.0), np.nan)
+    weeks = -(-n // SEASON)
+    padded = np.full(weeks * SEASON, np.nan)
+    padded[:n] = ratio
+    ordered = np.sort(padded.reshape(weeks, SEASON), axis=0)  # NaN sorts last
+    counts = np.sum(~np.isnan(ordered), axis=0)
+    safe = np.maximum(counts, 1)
+    cols = np.arange(SEASON)
+    profile = (ordered[(safe - 1) // 2, cols] + ordered[safe // 2, cols]) / 2
+    return np.asarray(np.where(counts > 0, profile, 1.0), dtype=float)
 
 
 def clean_history(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +63,14 @@ def clean_history(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # A floor, so a perfectly regular series does not call every cent of noise an outlier.
     scale = max(scale, 0.02 * float(np.mean(y)), 1e-9)
     outliers = np.abs(resid) > OUTLIER_Z * scale
+    # At the very end the centred median is one-sided: two or more last days off the same way are more
+    # likely a new level than a coincidence of outliers, so they stay (one last day off is a spike).
+    side = np.sign(resid) * outliers
+    run = 0
+    while run < len(y) and side[-1 - run] != 0 and side[-1 - run] == side[-1]:
+        run += 1
+    if run >= 2:
+        outliers[len(y) - run :] = False
     if outliers.sum() > MAX_OUTLIER_SHARE * len(y):
         return y.copy(), np.zeros(len(y), dtype=bool)
     return np.where(outliers, np.maximum(fit, 0.0), y), outliers
