@@ -50,3 +50,13 @@ def event(tenant: str = "acme", day: date | None = None, category: str = "AI", *
     }
     base.update(fields)
     return base
+
+
+def run_scheduled(function: str, hour: int, day: date | None = None) -> Any:
+    """Invoke a scheduled function with the EventBridge event its rule sends at `hour`:00 UTC of `day`."""
+    from local.lambda_runtime import LambdaContext, load_function
+    from local.scheduler import Schedule
+
+    moment = datetime.combine(day or today(), datetime.min.time(), tzinfo=UTC) + timedelta(hours=hour)
+    event = Schedule(function=function, name=function, expression=f"cron(0 {hour} * * ? *)").event(moment)
+    return load_function(function).lambda_handler(event, LambdaContext(function_name=function))

@@ -1,13 +1,13 @@
 """Aggregation into cost facts: idempotent, late telemetry, the daily job, re-pricing on request."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from finops.settings import reload_settings
 from tests.conftest import claims
-from tests.factories import AGGREGATE, COSTS, TELEMETRY, days_ago, event
+from tests.factories import AGGREGATE, COSTS, TELEMETRY, days_ago, event, run_scheduled
 
 SYSTEM = claims(None, "system")
 
@@ -88,27 +88,14 @@ def test_late_telemetry_is_visible_at_once_and_picked_up_by_re_running_the_day(c
 
 
 def test_daily_job_aggregates_yesterday_and_days_with_late_telemetry(clickhouse, api):
-    from local.lambda_runtime import LambdaContext, load_function
-
     yesterday, late_day, untouched = days_ago(1), days_ago(6), days_ago(8)
     ingest(api, [event(day=d, costUsd="1") for d in (yesterday, late_day, untouched)])
     aggregate(api, {"date": str(untouched)})
-    scheduled = {
-        "version": "0",
-        "id": "9f1e6c3a-0000-4000-8000-000000000001",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": datetime.combine(datetime.now(UTC).date(), time(1, 0), tzinfo=UTC).isoformat().replace("+00:00", "Z"),
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/daily-aggregation"],
-        "detail": {},
-    }
-    result = load_function("run_daily_aggregation").lambda_handler(scheduled, LambdaContext())
+    result = run_scheduled("run_daily_aggregation", 1)
     assert {d["date"] for d in result["days"]} == {str(yesterday), str(late_day)}
     # Safe to run twice: nothing left to do but yesterday, and the facts do not change
     before = facts(clickhouse)
-    again = load_function("run_daily_aggregation").lambda_handler(scheduled, LambdaContext())
+    again = run_scheduled("run_daily_aggregation", 1)
     assert {d["date"] for d in again["days"]} == {str(yesterday)}
     assert facts(clickhouse) == before
 

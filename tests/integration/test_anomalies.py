@@ -7,9 +7,8 @@ import pytest
 
 from finops.budgets import wiring
 from finops.settings import reload_settings
-from local.lambda_runtime import LambdaContext, load_function
 from tests.conftest import claims
-from tests.factories import TELEMETRY, days_ago, event, today
+from tests.factories import TELEMETRY, days_ago, event, run_scheduled
 from tests.integration.conftest import drain, make_queue
 
 ANOMALIES = "/v1/analytics/finops/anomalies"
@@ -165,21 +164,9 @@ def test_daily_job_alerts_each_new_high_anomaly_once(clickhouse, postgres, sns, 
     events.append(event("acme", days_ago(1), "AI", model="o3", costUsd="500"))
     events += [e for e in history(spike=False, tenant="globex", seed=9)]
     ingest(api, events)
-    scheduled = {
-        "version": "0",
-        "id": "1",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "1",
-        "time": f"{today()}T03:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
-    handler = load_function("run_daily_anomaly_detection").lambda_handler
-    first = handler(scheduled, LambdaContext())
+    first = run_scheduled("run_daily_anomaly_detection", 3)
     assert (first["tenants"], first["high"]) == (2, 1)
-    handler(scheduled, LambdaContext())
+    run_scheduled("run_daily_anomaly_detection", 3)
     messages = drain(sqs, queue)
     assert len(messages) == 1
     body = json.loads(messages[0]["Body"])

@@ -10,7 +10,7 @@ from finops.budgets.service import Budgets
 from finops.budgets.spend import SpendReader
 from finops.db import postgres as postgres_db
 from tests.conftest import claims
-from tests.factories import TELEMETRY, days_ago, event, today
+from tests.factories import TELEMETRY, days_ago, event, run_scheduled, today
 
 B = "/api/ai-budget/finops"
 ADMIN = claims("acme", "admin")
@@ -462,28 +462,15 @@ def test_audit_trail_is_newest_first_and_paged(stack, api):
 
 
 def test_daily_check_refreshes_fires_snapshots_and_is_safe_twice(stack, api, postgres, monkeypatch):
-    from local.lambda_runtime import LambdaContext, load_function
 
     # Spend ingested before the budgets exist: only the daily check can notice it
     spend(api, 90)
     spend(api, 10, tenant="globex")
     _, a, _ = create(api, name="a")
     _, b, _ = create(api, name="b", tenantId="globex", auth=claims("globex", "admin"))
-    scheduled = {
-        "version": "0",
-        "id": "1",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "1",
-        "time": f"{today()}T02:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
-    handler = load_function("run_daily_budget_check").lambda_handler
-    first = handler(scheduled, LambdaContext())
+    first = run_scheduled("run_daily_budget_check", 2)
     assert first == {"budgets": 2, "events": 1, "failed": []}
-    second = handler(scheduled, LambdaContext())
+    second = run_scheduled("run_daily_budget_check", 2)
     assert second["events"] == 0
     rows = postgres.run("SELECT budget_id::text, spent FROM finops_budget_spend_history ORDER BY spent")
     assert rows == [[b["id"], Decimal("10.000000")], [a["id"], Decimal("90.000000")]]
@@ -578,7 +565,9 @@ def test_daily_check_warns_once_when_the_forecast_exceeds_the_budget(stack, api,
     assert found[0]["details"]["probability"] > 0.9
     breach = found[0]["details"]["breachDate"]
     assert breach == str(check_day + timedelta(days=(250 - (spent_so_far - 10)) // 10))
-    row = postgres.run("SELECT forecasted_spend, forecast_breach_date FROM finops_budgets WHERE id = :id", id=budget["id"])
+    row = postgres.run(
+        "SELECT forecasted_spend, forecast_breach_date FROM finops_budgets WHERE id = :id", id=budget["id"]
+    )
     assert float(row[0][0]) == pytest.approx(expected) and str(row[0][1]) == breach
 
 
