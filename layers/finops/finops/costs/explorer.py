@@ -78,24 +78,26 @@ def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> Bre
 
 
 def get_top_drivers(client: Client, scope: CostScope, *, limit: int) -> TopDriversResponse:
-    total, drivers = _drivers(CostReader(client), scope)
+    rows = CostReader(client).by_dimensions(scope, DRIVER_DIMENSIONS, with_previous=True)
+    total = sum((row[2] for row in rows if row[0] == "category"), Decimal(0))
+    drivers = _drivers(rows, total)
     return TopDriversResponse(
         tenant_id=scope.tenant_id, from_=scope.start, to=scope.end, total=total, drivers=drivers[:limit]
     )
 
 
 def get_summary(client: Client, scope: CostScope, *, today: date | None = None) -> SummaryResponse:
-    reader = CostReader(client)
-    rows = reader.by_dimensions(scope, ("category",), with_previous=True)
-    total = sum((r[2] for r in rows), Decimal(0))
-    previous_total = sum((r[3] for r in rows), Decimal(0))
-    _, drivers = _drivers(reader, scope)
-
+    """Everything in one query over the effective rows: per dimension value the period's cost, the previous
+    period's and the month to date's; the category rows give the totals."""
     today = today or datetime.now(UTC).date()
     reference = min(scope.end, today)
     month_start = reference.replace(day=1)
     days_in_month = calendar.monthrange(reference.year, reference.month)[1]
-    mtd = reader.total(CostScope(scope.tenant_id, month_start, reference, scope.categories))
+    rows = CostReader(client).by_dimensions(scope, DRIVER_DIMENSIONS, with_previous=True, extra=(month_start, reference))
+    categories = [row for row in rows if row[0] == "category"]
+    total = sum((row[2] for row in categories), Decimal(0))
+    previous_total = sum((row[3] for row in categories), Decimal(0))
+    mtd = sum((row[4] for row in categories), Decimal(0))
     elapsed = (reference - month_start).days + 1
     previous = scope.previous()
     return SummaryResponse(
@@ -106,10 +108,10 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
         previous_period=PeriodTotal(from_=previous.start, to=previous.end, total=previous_total),
         change_percent=_change(total, previous_total),
         by_category=sorted(
-            (ShareRow(key=key, cost=cost, share=_share(cost, total)) for _, key, cost, _ in rows if cost != 0),
+            (ShareRow(key=key, cost=cost, share=_share(cost, total)) for _, key, cost, _, _ in categories if cost != 0),
             key=lambda r: (-r.cost, r.key),
         ),
-        top_drivers=drivers[:5],
+        top_drivers=_drivers(rows, total)[:5],
         month_to_date=MonthToDate(
             from_=month_start,
             to=reference,
@@ -166,10 +168,8 @@ def run_daily_aggregation(client: Client, *, today: date | None = None) -> Aggre
     )
 
 
-def _drivers(reader: CostReader, scope: CostScope) -> tuple[Decimal, list[Driver]]:
-    rows = reader.by_dimensions(scope, DRIVER_DIMENSIONS, with_previous=True)
-    total = sum((cost for dimension, _, cost, _ in rows if dimension == "category"), Decimal(0))
-    drivers = [
+def _drivers(rows: list[tuple[str, str, Decimal, Decimal, Decimal]], total: Decimal) -> list[Driver]:
+    return [
         Driver(
             dimension=dimension,
             key=key,
@@ -178,10 +178,9 @@ def _drivers(reader: CostReader, scope: CostScope) -> tuple[Decimal, list[Driver
             previous_cost=previous,
             change_percent=_change(cost, previous),
         )
-        for dimension, key, cost, previous in rows
+        for dimension, key, cost, previous, _ in rows
         if cost != 0
     ]
-    return total, drivers
 
 
 def _share(cost: Decimal, total: Decimal) -> float:

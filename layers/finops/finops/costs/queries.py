@@ -167,25 +167,40 @@ class CostReader:
         return [(row[0], row[1] if dimension else None, row[2]) for row in result]
 
     def by_dimensions(
-        self, scope: CostScope, dimensions: Sequence[Dimension], *, with_previous: bool
-    ) -> list[tuple[str, str, Decimal, Decimal]]:
-        """(dimension, key, cost in scope, cost in the previous period) for each value of each dimension."""
-        wide = CostScope(
-            scope.tenant_id, scope.previous().start if with_previous else scope.start, scope.end, scope.categories
-        )
+        self,
+        scope: CostScope,
+        dimensions: Sequence[Dimension],
+        *,
+        with_previous: bool,
+        extra: tuple[date, date] | None = None,
+    ) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
+        """(dimension, key, cost in scope, cost in the previous period, cost in `extra`) for each value of each
+        dimension, in one query (the summary's month to date is the `extra` range)."""
+        first = scope.previous().start if with_previous else scope.start
+        if extra is not None:
+            first = min(first, extra[0])
+        wide = CostScope(scope.tenant_id, first, max(scope.end, extra[1] if extra else scope.end), scope.categories)
         rows_sql, params = self.effective_rows(wide)
         pairs = ", ".join(f"('{name}', toString({DIMENSION_COLUMNS[name]}))" for name in dimensions)
         sql = (
-            f"SELECT dim.1 AS dimension, dim.2 AS key, "
-            f"sumIf(billed_cost, day >= {{cur0:Date}}) AS cost, sumIf(billed_cost, day < {{cur0:Date}}) AS previous "
+            "SELECT dim.1 AS dimension, dim.2 AS key, "
+            "sumIf(billed_cost, day BETWEEN {cur0:Date} AND {cur1:Date}) AS cost, "
+            "sumIf(billed_cost, day BETWEEN {prev0:Date} AND {prev1:Date}) AS previous, "
+            "sumIf(billed_cost, day BETWEEN {extra0:Date} AND {extra1:Date}) AS extra "
             f"FROM ({rows_sql}) ARRAY JOIN [{pairs}] AS dim "
             "WHERE dim.2 != '' GROUP BY dimension, key ORDER BY cost DESC, dimension, key"
         )
-        return [(r[0], r[1], r[2], r[3]) for r in self._timed_query(sql, {**params, "cur0": scope.start})]
-
-    def total(self, scope: CostScope) -> Decimal:
-        rows = self.grouped(scope, granularity="total")
-        return rows[0][2] if rows else Decimal(0)
+        previous = scope.previous()
+        extra0, extra1 = extra or (date(1970, 1, 2), date(1970, 1, 1))  # an empty range
+        bounds = {
+            "cur0": scope.start,
+            "cur1": scope.end,
+            "prev0": previous.start if with_previous else date(1970, 1, 2),
+            "prev1": previous.end if with_previous else date(1970, 1, 1),
+            "extra0": extra0,
+            "extra1": extra1,
+        }
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in self._timed_query(sql, {**params, **bounds})]
 
     def _timed_query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
