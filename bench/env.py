@@ -49,8 +49,7 @@ def prepare_engine_dir() -> Path:
 
 
 def create_database(name: str) -> Any:
-    """Create and migrate `name`, point the layer's cached client at it, and return that client."""
-    from finops.costs.rate_card import forget_cached_rate_card
+    """Create (afresh) and migrate `name`, point the layer's cached client at it, and return that client."""
     from finops.db import clickhouse as clickhouse_db
     from finops.db.migrate import apply_migrations
     from finops.settings import reload_settings
@@ -61,6 +60,17 @@ def create_database(name: str) -> Any:
     admin.command(f"DROP DATABASE IF EXISTS {name}")
     apply_migrations(admin, name, CLICKHOUSE_SQL)
     admin.close()
+    return use_database(name)
+
+
+def use_database(name: str) -> Any:
+    """Point the layer's cached client (the one the handlers use) at an existing database and return it."""
+    from finops.costs.rate_card import forget_cached_rate_card
+    from finops.db import clickhouse as clickhouse_db
+    from finops.settings import reload_settings
+
+    os.environ["CLICKHOUSE_DATABASE"] = name
+    reload_settings()
     clickhouse_db.reset_client()
     forget_cached_rate_card()
     return clickhouse_db.get_client()

@@ -27,6 +27,7 @@ from bench.stats import median, percentile
 
 TARGET_EVENTS_PER_SECOND = 100_000
 BATCH_SIZE = 5_000
+PHASE_BATCHES = 8  # batches of the separate pass that times the phases
 INGEST_CLAIMS = {"sub": "ingest-service", "roles": "[system]"}
 
 
@@ -65,6 +66,8 @@ class IngestionResult:
     handler: Throughput
     phases_ms: dict[str, float]  # median milliseconds per batch
     known_ids: int
+    empty_store: Throughput | None = None  # the ingest path into an empty database
+    empty_phases_ms: dict[str, float] | None = None
 
 
 def make_batches(client: Any, tenants: int, count: int, *, seed: int = 2) -> list[Batch]:
@@ -165,10 +168,34 @@ def run_phases(client: Any, batches: list[Batch]) -> dict[str, float]:
     return {label: median(values) * 1000 for label, values in per_batch.items()}
 
 
-def run(client: Any, *, tenants: int, batches: int, handler_batches: int, log: Any = print) -> IngestionResult:
+def run_empty_store(
+    client: Any, *, tenants: int, batches: int, log: Any = print
+) -> tuple[Throughput, dict[str, float]]:
+    """The ingest path into an empty database (nothing stored yet for the duplicate lookup to scan), and its
+    phases."""
     warmup = 2
-    log(f"ingestion: preparing {batches + handler_batches + 2 * warmup + 4} batches of {BATCH_SIZE:,} events")
-    all_batches = make_batches(client, tenants, batches + handler_batches + 2 * warmup + 4)
+    all_batches = make_batches(client, tenants, batches + warmup + PHASE_BATCHES, seed=1)
+    result = run_direct(client, all_batches[: batches + warmup], warmup=warmup)
+    result.label = "ingest path (`ingest()`), empty database"
+    log(f"ingestion: ingest path into an empty database {result.events_per_second:,.0f} events/s")
+    phases = run_phases(client, all_batches[-PHASE_BATCHES:])
+    log("ingestion: phases (empty database) " + ", ".join(f"{k} {v:.0f} ms" for k, v in phases.items()))
+    return result, phases
+
+
+def run(
+    client: Any,
+    *,
+    tenants: int,
+    batches: int,
+    handler_batches: int,
+    empty_store: tuple[Throughput, dict[str, float]] | None = None,
+    log: Any = print,
+) -> IngestionResult:
+    warmup = 2
+    count = batches + handler_batches + 2 * warmup + PHASE_BATCHES
+    log(f"ingestion: preparing {count} batches of {BATCH_SIZE:,} events")
+    all_batches = make_batches(client, tenants, count)
     known = int(client.command("SELECT count() FROM usage_event_ids") or 0)
     dataset.wait_for_merges(client)
     direct = run_direct(client, all_batches[: batches + warmup], warmup=warmup)
@@ -176,9 +203,16 @@ def run(client: Any, *, tenants: int, batches: int, handler_batches: int, log: A
     dataset.wait_for_merges(client)
     handler = run_handler(all_batches[batches + warmup : batches + handler_batches + 2 * warmup], warmup=warmup)
     log(f"ingestion: handler {handler.events_per_second:,.0f} events/s (batch p50 {handler.batch_p50_ms:.0f} ms)")
-    phases = run_phases(client, all_batches[-4:])
+    phases = run_phases(client, all_batches[-PHASE_BATCHES:])
     log("ingestion: phases " + ", ".join(f"{k} {v:.0f} ms" for k, v in phases.items()))
-    return IngestionResult(direct=direct, handler=handler, phases_ms=phases, known_ids=known)
+    return IngestionResult(
+        direct=direct,
+        handler=handler,
+        phases_ms=phases,
+        known_ids=known,
+        empty_store=empty_store[0] if empty_store else None,
+        empty_phases_ms=empty_store[1] if empty_store else None,
+    )
 
 
 def _count(result: Throughput, events: int, accepted: int, duplicates: int, rejected: int, flagged: int) -> None:

@@ -57,7 +57,7 @@ def _summary(w: Any, results: dict[str, Any], errors: dict[str, str]) -> None:
     w("| Figure | Target | Result | Verdict |")
     w("|---|---|---|---|")
     if ingestion := results.get("ingestion"):
-        for t in (ingestion.direct, ingestion.handler):
+        for t in _throughputs(ingestion):
             w(
                 f"| Ingestion, {t.label} | >= 100,000 events/s per process | {t.events_per_second:,.0f} events/s "
                 f"| {verdict(t.passed)} |"
@@ -140,8 +140,9 @@ def _ingestion(w: Any, result: Any) -> None:
         "Batches of 5,000 mixed events (AI about 60%, compute, storage, export, egress; some versioned model names, "
         "some models off the card, 3% with `costUsd`), fresh UUID event ids, about 2.5% duplicates (1% repeated "
         "within the batch, 1% re-sent from the previous batch, 0.5% ids already stored for another day). "
-        f"`usage_event_ids` held {result.known_ids:,} ids before the run. One process, one thread; the first 2 "
-        "batches of each path are warm-up and not counted."
+        "One process, one thread; the first 2 batches of each path are warm-up and not counted. First into an "
+        "empty database (the duplicate lookup has nothing to scan: what the code itself costs), then into the "
+        f"database of the aggregated day, whose `usage_event_ids` held {result.known_ids:,} ids before the run."
     )
     w("")
     w(
@@ -149,39 +150,63 @@ def _ingestion(w: Any, result: Any) -> None:
         "Batch p50 | Batch p95 | Verdict |"
     )
     w("|---|---|---|---|---|---|---|---|---|---|---|")
-    for t in (result.direct, result.handler):
+    for t in _throughputs(result):
         w(
             f"| {t.label} | {t.batches} | {t.events:,} | {t.accepted:,} | {t.duplicates:,} "
             f"({'yes' if t.duplicates_as_expected else 'NO'}) | {t.rejected} | {t.flagged:,} | "
             f"{t.events_per_second:,.0f} | {t.batch_p50_ms:.0f} ms | {t.batch_p95_ms:.0f} ms | {verdict(t.passed)} |"
         )
     w("")
-    total = result.phases_ms.get("total", 0.0)
-    w("Where a batch's time goes (separate pass of 4 batches, each phase of `ingest()` timed by wrapping it; medians):")
+    stores = [(f"{result.known_ids:,} stored ids", result.phases_ms)]
+    if result.empty_phases_ms:
+        stores.insert(0, ("empty database", result.empty_phases_ms))
+    w(
+        "Where a batch's time goes (a separate pass of 8 batches per database, each phase of `ingest()` timed by "
+        "wrapping it; medians, ms per batch of 5,000):"
+    )
     w("")
-    w("| Phase | ms per batch | Share | µs per event |")
-    w("|---|---|---|---|")
-    for label, ms in result.phases_ms.items():
-        if label == "total":
-            continue
-        w(f"| {label} | {ms:.1f} | {ms / total:.0%} | {ms * 1000 / 5000:.1f} |")
-    w(f"| total | {total:.1f} | | {total * 1000 / 5000:.1f} |")
+    w("| Phase | " + " | ".join(f"{name}: ms | µs/event" for name, _ in stores) + " |")
+    w("|---|" + "---|---|" * len(stores))
+    for label in stores[-1][1]:
+        cells = " | ".join(f"{phases.get(label, 0.0):.1f} | {phases.get(label, 0.0) / 5:.1f}" for _, phases in stores)
+        w(f"| {'**total**' if label == 'total' else label} | {cells} |")
     w("")
     if not result.direct.passed:
-        budget = 5000 / 100_000 * 1000
+        lookup = result.phases_ms.get("duplicate lookup", 0.0)
+        total = result.phases_ms.get("total", 0.0)
         w(
-            f"**What limits it.** 100,000 events/s means {budget:.0f} ms for a batch of 5,000, i.e. 10 µs per event "
-            "for everything. Per event, pydantic validation of the discriminated union, exact `Decimal` rating and "
-            "the Python side of clickhouse-connect's Native insert serialisation each cost a few µs in CPython, and "
-            "the insert's server side (three tables: `usage_events` and its two materialized views) is a fixed cost "
-            "per batch. The duplicate lookup grows with `usage_event_ids`: its `tenant_id IN (...) AND event_id IN "
-            "(...)` cannot prune granules (a batch's 5,000 random ids fall in nearly every granule), so it scans the "
-            "whole id table; at the sizes above it is the single largest phase, and it gets slower as the table grows. "
-            "One process cannot reach the target with this design; Lambda scales it out (each concurrent "
-            "invocation is its own process), so the per-process figure bounds the cost per event, not the "
-            "service's throughput."
+            "**What limits it.** 100,000 events/s means 50 ms for a batch of 5,000, i.e. 10 µs per event for "
+            "everything, in one Python process."
+        )
+        if result.empty_phases_ms:
+            empty = result.empty_phases_ms
+            w(
+                f"Even into an empty database a batch takes {empty.get('total', 0.0):.0f} ms: pydantic validation "
+                f"of the discriminated union ({empty.get('validation (pydantic)', 0.0) / 5:.1f} µs/event), exact "
+                f"`Decimal` rating ({empty.get('rating', 0.0) / 5:.1f} µs/event), the insert "
+                f"({empty.get('insert', 0.0) / 5:.1f} µs/event: clickhouse-connect's Native serialisation in Python, "
+                "then the server writing `usage_events` and its two materialized views) and the duplicate lookup "
+                f"({empty.get('duplicate lookup', 0.0):.0f} ms per batch with nothing to find: the 5,000 ids are "
+                "escaped character by character by clickhouse-connect to bind them as a parameter, then parsed "
+                "into a set by the server)."
+            )
+        w(
+            f"With {result.known_ids:,} ids stored the lookup takes {lookup:.0f} of the batch's {total:.0f} ms: "
+            "`tenant_id IN (...) AND event_id IN (...)` cannot prune granules of `usage_event_ids` (a batch's "
+            "random ids fall in nearly every granule), so it scans the whole id table, and it grows with every "
+            "event ever ingested. Lambda runs concurrent invocations in separate processes, so the service's "
+            "throughput scales out; the per-process figure is the cost per event."
         )
         w("")
+
+
+def _throughputs(result: Any) -> list[Any]:
+    stored = f", {result.known_ids:,} stored ids"
+    rows = [result.empty_store] if result.empty_store is not None else []
+    for t in (result.direct, result.handler):
+        t.label = t.label if t.label.endswith(stored) else t.label + stored
+        rows.append(t)
+    return rows
 
 
 def _aggregation(w: Any, result: Any) -> None:
@@ -204,6 +229,14 @@ def _aggregation(w: Any, result: Any) -> None:
         f"Re-runs give identical facts: {'yes' if result.identical else 'NO'}. The facts match the raw events "
         f"(sum of costs {raw_cost} USD over {meter_rows:,} meter lines of {raw_events:,} events, "
         f"{raw_tenants:,} tenants): {'yes' if result.matches_raw else 'NO'}."
+    )
+    w("")
+    w(
+        f"{'**What limits it.** ' if not result.passed else ''}A run reads the day's {raw_events:,} raw events "
+        "with `FINAL` (ReplacingMergeTree de-duplication on a key ending in the `String` event id), expands them "
+        f"into {meter_rows:,} meter lines with `ARRAY JOIN` and groups those by seven keys, using both cores. "
+        f"The same work took {min(result.runs):.2f} s in the fastest run and {result.worst:.2f} s in the slowest: "
+        "when other processes hold one of the two cores (see the load average above) it takes up to twice as long."
     )
     w("")
 
@@ -234,14 +267,17 @@ def _queries(w: Any, result: Any) -> None:
         w("")
     if not result.passed:
         w(
-            "**What limits it.** Nearly all of a call is engine time (compare the engine column with p50): each "
-            "endpoint first asks which days have live data (`_LIVE_DAYS`, a join of `usage_ingest_log` and "
-            "`cost_aggregation_watermarks`), then runs its query over `cost_facts FINAL` (plus the live rows). "
-            "Every chDB query has a fixed cost of a few ms, so the summary, which runs three reads (six queries "
-            "before the live-days memo), is the slowest. `FINAL` costs more the more parts a tenant's range "
-            "spans: compare 'as loaded' with 'merged'. With today's raw events the live path adds a `FINAL` read "
-            "of the tenant's raw events of today with an `ARRAY JOIN` over their meters, which grows with the "
-            "tenant's daily volume (the largest tenants make the p95)."
+            "**What limits it.** Nearly all of a call is engine time (compare the engine column with p50); the "
+            "Python side (event, validation, models, JSON, metrics) is 1-2 ms. Every endpoint makes two queries "
+            "(queries/call): which days have live data (`_LIVE_DAYS`, a join of `usage_ingest_log` and "
+            "`cost_aggregation_watermarks`, about 5 ms on its own here whatever the range), then its query over "
+            "`cost_facts FINAL` plus the live rows. Every chDB query that reads a MergeTree table has a fixed cost "
+            "of a few ms. The summary and top-drivers read twice the range (the previous period too) and expand "
+            "each row into four dimensions. `FINAL` costs more the more parts a tenant's range spans: compare "
+            "'as loaded' with 'merged'. With today's raw events the live path adds a `FINAL` read of the tenant's "
+            "raw events of today with an `ARRAY JOIN` over their meters (10-20 ms for a median tenant at 5 "
+            "million events today), which grows with the tenant's daily volume: the largest tenants make the "
+            "p95. Other work on this shared 2-core machine inflates the p95 further (see the load average above)."
         )
         w("")
 
@@ -252,36 +288,40 @@ def _cold_start(w: Any, result: Any) -> None:
     w(
         f"A fresh interpreter per sample imports `functions/<name>/app.py` (as `local.lambda_runtime.load_function` "
         f"does) and reads the settings; median of {result.samples} samples per function, functions interleaved. "
-        "Interpreter start-up is not counted. 'Lambda-like': the template's environment with `LAMBDA_TASK_ROOT` "
-        "set, so Powertools' Tracer is on as under `Tracing: Active` (it imports the X-Ray SDK and patches the "
-        "libraries it supports); 'tracing off': `POWERTOOLS_TRACE_DISABLED=true`. The target applies to API "
+        "Interpreter start-up is not counted. The environment is Lambda-like: the template's variables and "
+        "`LAMBDA_TASK_ROOT`, so Powertools' Tracer is on as under `Tracing: Active` (it imports the X-Ray SDK "
+        "and patches the libraries it supports). The target applies to API "
         "functions; scheduled ones are listed for reference. This machine's CPU, not a Lambda's (a 512 MB "
         "function gets a fraction of a vCPU, though init runs at full speed)."
     )
     w("")
-    w("| Function | Kind | Median ms, Lambda-like | Median ms, tracing off | Modules loaded | Verdict |")
+    w("| Function | Kind | Median ms | p95 ms | Modules loaded | Verdict |")
     w("|---|---|---|---|---|---|")
     for f in result.functions:
         w(
-            f"| {f.name} | {'API' if f.api else 'scheduled'} | {f.median_ms:.0f} | {f.median_no_trace_ms:.0f} | "
+            f"| {f.name} | {'API' if f.api else 'scheduled'} | {f.median_ms:.0f} | {percentile(f.lambda_ms, 95):.0f} | "
             f"{f.modules} | {verdict(f.passed) if f.api else '-'} |"
         )
     w("")
     w(
-        f"Heaviest top-level imports of the slowest API function, `{result.slowest}` (cumulative ms, `-X importtime`, "
-        "Lambda-like; importtime itself inflates them):"
+        f"Where the import time of the slowest API function, `{result.slowest}`, goes: the own import time of "
+        "every module, summed by top-level package (`python -X importtime`, Lambda-like, one sample; importtime "
+        "inflates the total a little):"
     )
     w("")
-    w("| Import | ms |")
+    w("| Package | ms |")
     w("|---|---|")
     for module, ms in result.top_imports:
         w(f"| `{module}` | {ms:.0f} |")
     w("")
     if not result.passed:
+        top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in result.top_imports[:8])
         w(
-            "**What limits it.** Importing Powertools' HTTP resolver with OpenAPI validation (pydantic models of "
-            "the whole event and OpenAPI machinery) and the layer's own models is most of it; with tracing on, "
+            f"**What limits it.** Import time, spread over many packages ({top}). `finops` is the layer's own "
+            "modules (pydantic models are built at import); `aws_lambda_powertools` and `pydantic` the HTTP resolver "
+            "with OpenAPI validation; `clickhouse_connect` (with `urllib3`) the ClickHouse client. With tracing on, "
             "Powertools' Tracer patches every library the X-Ray SDK supports that is installed, which imports them "
-            "(botocore, requests, pg8000 ...) even in functions that never use them."
+            "(botocore, requests, pg8000 and its `asn1crypto` ...) even in functions that never use them; "
+            "Powertools also imports botocore for its user agent when it is installed (it always is on Lambda)."
         )
         w("")

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.run                 # the full run (about 10-15 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick         # small sizes, a smoke run (writes bench/data/RESULTS.quick.md)
     .venv/bin/python -m bench.run --only queries  # some of: cold-start, aggregation, ingestion, queries
+    .venv/bin/python -m bench.run --render        # rewrite the markdown from the last run's saved figures
 
 Everything runs in this one process on the real chDB engine (one data directory under bench/data/, wiped at
 the start), except the cold-start samples, which each need a fresh interpreter.
@@ -11,16 +12,21 @@ the start), except the cold-start samples, which each need a fresh interpreter.
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import sys
+import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bench import env
 
 BENCHMARKS = ("cold-start", "aggregation", "ingestion", "queries")
+SAVED = env.DATA_DIR / "results.pickle"  # the last run's figures, for `--render`
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ FULL = Sizes(
     handler_batches=30,
     calls=200,
     aggregation_runs=3,
-    cold_start_samples=5,
+    cold_start_samples=7,
     cold_start_functions=None,
 )
 QUICK = Sizes(
@@ -72,7 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--only", help=f"comma list of {', '.join(BENCHMARKS)}")
     parser.add_argument("--output", type=Path, help="where to write the results (markdown)")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite the markdown from the last run's saved figures"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        from bench.report import render
+
+        saved = pickle.loads(SAVED.read_bytes())
+        output = args.output or saved.pop("output")
+        output.write_text(render(**{k: v for k, v in saved.items() if k != "output"}))
+        log(f"wrote {output} from {SAVED}")
+        return 0
 
     only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
     if unknown := only - set(BENCHMARKS):
@@ -89,15 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
 
+    loads: list[str] = []
+
     def attempt(name: str, function: Any) -> None:
         if name not in only:
             return
         log(f"--- {name}")
-        try:
-            results[name] = function()
-        except Exception:  # a failed benchmark is reported, the others still run
-            errors[name] = traceback.format_exc()
-            log(f"{name} FAILED:\n{errors[name]}")
+        with LoadWatch() as load:
+            try:
+                results[name] = function()
+            except Exception:  # a failed benchmark is reported, the others still run
+                errors[name] = traceback.format_exc()
+                log(f"{name} FAILED:\n{errors[name]}")
+        loads.append(f"{name} {load.low:.1f}-{load.high:.1f}")
+        machine["Load average (1 min) during each benchmark, min-max, this run's own work included"] = "; ".join(loads)
 
     attempt("cold-start", lambda: _cold_start(sizes))
     if only & {"aggregation", "ingestion"}:
@@ -109,9 +131,41 @@ def main(argv: list[str] | None = None) -> int:
 
     elapsed = time.perf_counter() - started
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(machine, sizes, results, errors, elapsed, quick=args.quick))
+    report = {
+        "machine": machine,
+        "sizes": SimpleNamespace(**asdict(sizes)),  # picklable whatever this module is called
+        "results": results,
+        "errors": errors,
+        "elapsed": elapsed,
+        "quick": args.quick,
+    }
+    SAVED.write_bytes(pickle.dumps({**report, "output": output}))
+    output.write_text(render(**report))
     log(f"wrote {output} ({elapsed / 60:.1f} min)")
     return 1 if errors else 0
+
+
+class LoadWatch:
+    """The lowest and highest 1-minute load average while a benchmark runs (sampled every 2 s): the machine is
+    shared, so RESULTS.md says how busy it was."""
+
+    def __init__(self) -> None:
+        self.low = self.high = os.getloadavg()[0]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> LoadWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(2.0):
+            load = os.getloadavg()[0]
+            self.low, self.high = min(self.low, load), max(self.high, load)
 
 
 def _cold_start(sizes: Sizes) -> Any:
@@ -131,10 +185,9 @@ def _raw_database(sizes: Sizes) -> Any:
 
     from bench import dataset
     from finops.costs.rate_card import current_rate_card
-    from finops.db.clickhouse import get_client
 
     if _raw_database_ready:
-        return get_client()
+        return env.use_database("bench_raw")
     client = env.create_database("bench_raw")
     dataset.create_kinds_table(
         client,
@@ -159,6 +212,12 @@ def _aggregation(sizes: Sizes) -> Any:
 def _ingestion(sizes: Sizes) -> Any:
     from bench import ingestion
 
+    # First the same path into an empty database: what the code costs when the duplicate lookup has nothing
+    # to scan. Then the main figures, against the raw day's stored ids.
+    empty = ingestion.run_empty_store(
+        env.create_database("bench_ingest_empty"), tenants=sizes.tenants, batches=sizes.ingest_batches // 2, log=log
+    )
+    env.use_database("bench_ingest_empty").command("DROP DATABASE bench_ingest_empty")
     client = _raw_database(sizes)
     if int(client.command("SELECT count() FROM usage_events") or 0) == 0:
         # Run alone: give the duplicate lookup the stored ids it would have after the aggregation benchmark.
@@ -177,6 +236,7 @@ def _ingestion(sizes: Sizes) -> Any:
         tenants=sizes.tenants,
         batches=sizes.ingest_batches,
         handler_batches=sizes.handler_batches,
+        empty_store=empty,
         log=log,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from finops.api import current_principal, make_resolver
-from finops.budgets.wiring import evaluate_after_ingest
+from finops.budgets.realtime import evaluate_after_ingest
 from finops.costs.ingest import authorize_batch, ingest
 from finops.costs.rate_card import current_rate_card
 from finops.costs.telemetry import IngestResult, TelemetryBatch

@@ -21,7 +21,9 @@ METRICS_NAMESPACE = "FinOps"
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
+# No auto-patching: it imports every library X-Ray can patch (requests, pg8000, botocore...) at cold start,
+# whether a function uses it or not; handlers and the layer trace what they need explicitly.
+tracer = Tracer(service=SERVICE_NAME, auto_patch=False)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

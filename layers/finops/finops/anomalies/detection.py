@@ -26,7 +26,8 @@ For `seasonal`/`auto`, three more rules, all looking only backwards:
 
 Reported only when all of: statistically unusual (above), deviation from expected over 10% (the seed's
 severity bands: high > 50%, medium > 25%, low > 10%), and |impact| >= `min_impact_usd`. Both directions count.
-`detect_many` scores many series of the same dates at once (the daily job: 5,000 series in about a second).
+`detect_many` scores many series of the same dates at once (the daily job: 5,000 series x 90 days in about
+2 s here, against about 8 s for one `detect()` call per series).
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from finops.budgets.spend import SpendReader
 from finops.budgets.store import BudgetRecord
 from finops.db.clickhouse import get_client
 from finops.db.postgres import get_connection
-from finops.observability import logger
 from finops.settings import get_settings
 
 
@@ -24,18 +23,6 @@ def _spend_reader() -> SpendReader:
 def budgets(*, cached_spend: bool = True) -> Budgets:
     reader = _spend_reader() if cached_spend else SpendReader(get_client())
     return Budgets(conn=get_connection(), spend_reader=reader, notifier=notifier())
-
-
-def evaluate_after_ingest(tenants: list[str]) -> None:
-    """Let budgets react to spend just ingested. Never fails the ingestion: the data is stored either way and
-    the daily check catches up."""
-    settings = get_settings()
-    if not tenants or not (settings.database_url or settings.database_secret_arn):
-        return
-    try:
-        budgets(cached_spend=False).evaluate_tenants(tenants)
-    except Exception:
-        logger.exception("evaluating budgets after ingestion failed", extra={"tenants": tenants[:20]})
 
 
 def forget() -> None:

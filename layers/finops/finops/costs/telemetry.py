@@ -24,7 +24,13 @@ class _Event(BaseModel):
         extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, str_strip_whitespace=True
     )
 
-    event_id: str = Field(alias="eventId", min_length=1, max_length=128, description="Unique id; re-sending it is safe")
+    event_id: str = Field(
+        alias="eventId",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Unique id (no control characters); re-sending it is safe",
+    )
     tenant_id: TenantId = Field(alias="tenantId")
     timestamp: datetime = Field(description="ISO 8601; UTC (a timestamp without an offset is read as UTC)")
     service: Name

@@ -107,6 +107,13 @@ class Forecast:
     history_days: int
     weights: dict[str, float] = field(default_factory=dict)  # `auto`: the weight of each combined method
 
+    def __post_init__(self) -> None:
+        # Frozen means frozen: the arrays are copies nobody else holds, made read-only.
+        for name in ("values", "lower80", "upper80", "lower95", "upper95"):
+            array = np.array(getattr(self, name), dtype=float)
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
+
     @property
     def horizon(self) -> int:
         return len(self.values)
@@ -283,6 +290,7 @@ def _total_sd(fit: tuple[float, float], share: float, horizon: int) -> float:
 
 
 def _total(value: float, sd80: float, sd95: float) -> ForecastTotal:
+    value, sd80, sd95 = float(value), float(sd80), float(sd95)
     return ForecastTotal(
         value=value,
         lower80=max(value - Z80 * sd80, 0.0),
