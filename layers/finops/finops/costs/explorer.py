@@ -93,7 +93,9 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
     reference = min(scope.end, today)
     month_start = reference.replace(day=1)
     days_in_month = calendar.monthrange(reference.year, reference.month)[1]
-    rows = CostReader(client).by_dimensions(scope, DRIVER_DIMENSIONS, with_previous=True, extra=(month_start, reference))
+    rows = CostReader(client).by_dimensions(
+        scope, DRIVER_DIMENSIONS, with_previous=True, extra=(month_start, reference)
+    )
     categories = [row for row in rows if row[0] == "category"]
     total = sum((row[2] for row in categories), Decimal(0))
     previous_total = sum((row[3] for row in categories), Decimal(0))
