@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.run                 # the full run (about 10-15 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick         # small sizes, a smoke run (writes bench/data/RESULTS.quick.md)
-    .venv/bin/python -m bench.run --only queries  # some of: cold-start, aggregation, ingestion, queries
+    .venv/bin/python -m bench.run --only queries  # some of: cold-start, aggregation, ingestion, queries,
+                                                  # budgets, analytics (bench/budgets.py, bench/analytics.py)
     .venv/bin/python -m bench.run --render        # rewrite the markdown from the last run's saved figures
 
 Everything runs in this one process on the real chDB engine (one data directory under bench/data/, wiped at
@@ -25,7 +26,7 @@ from typing import Any
 
 from bench import env
 
-BENCHMARKS = ("cold-start", "aggregation", "ingestion", "queries")
+BENCHMARKS = ("cold-start", "aggregation", "ingestion", "queries", "budgets", "analytics")
 SAVED = env.DATA_DIR / "results.pickle"  # the last run's figures, for `--render`
 
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.render:
-        from bench.report import render
+        from bench.sections import render  # report.render plus the budget and analytics sections
 
         saved = pickle.loads(SAVED.read_bytes())
         output = args.output or saved.pop("output")
@@ -126,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         attempt("aggregation", lambda: _aggregation(sizes))
         attempt("ingestion", lambda: _ingestion(sizes))
     attempt("queries", lambda: _queries(sizes))
+    attempt("budgets", lambda: _section("budgets", quick=args.quick))
+    attempt("analytics", lambda: _section("analytics", quick=args.quick))
 
-    from bench.report import render
+    from bench.sections import render  # report.render plus the budget and analytics sections
 
     elapsed = time.perf_counter() - started
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +169,13 @@ class LoadWatch:
         while not self._stop.wait(2.0):
             load = os.getloadavg()[0]
             self.low, self.high = min(self.low, load), max(self.high, load)
+
+
+def _section(name: str, *, quick: bool) -> Any:
+    """bench/budgets.py or bench/analytics.py (issue 3 section 7, issue 4 section 5), at their own sizes."""
+    import importlib
+
+    return importlib.import_module(f"bench.{name}").run(quick=quick, log=log)
 
 
 def _cold_start(sizes: Sizes) -> Any:

@@ -477,6 +477,56 @@ def test_daily_check_refreshes_fires_snapshots_and_is_safe_twice(stack, api, pos
     assert event_types(api, a["id"]).count("threshold_notify") == 1
 
 
+def test_daily_check_writes_in_batches_without_falling_back(stack, api, postgres, monkeypatch):
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("the batched daily check fell back to budget-by-budget")
+
+    monkeypatch.setattr(Budgets, "_daily_one_by_one", no_fallback)
+    spend(api, 90)
+    spend(api, 130, tenant="globex")
+    _, a, _ = create(api, name="a")
+    _, b, _ = create(api, name="b", tenantId="globex", auth=claims("globex", "admin"))
+    first = run_scheduled("run_daily_budget_check", 2)
+    assert first == {"budgets": 2, "events": 3, "failed": []}
+    assert event_types(api, a["id"]).count("threshold_notify") == 1
+    globex_events = events(api, b["id"], auth=claims("globex", "user"), limit="100")["events"]
+    assert sorted(e["eventType"] for e in globex_events) == ["created", "threshold_enforce", "threshold_notify"]
+    outbox = postgres.run("SELECT budget_id::text, event_type FROM finops_notification_outbox ORDER BY 1, 2")
+    assert sorted(map(tuple, outbox)) == sorted(
+        [(a["id"], "threshold_notify"), (b["id"], "threshold_enforce"), (b["id"], "threshold_notify")]
+    )
+    states = dict(postgres.run("SELECT id::text, state FROM finops_budgets"))
+    assert states == {a["id"]: "notified", b["id"]: "enforced"}
+    assert run_scheduled("run_daily_budget_check", 2)["events"] == 0
+    snapshots = postgres.run("SELECT budget_id::text, spent FROM finops_budget_spend_history ORDER BY spent")
+    assert snapshots == [[a["id"], Decimal("90.000000")], [b["id"], Decimal("130.000000")]]
+
+
+def test_daily_check_locks_each_chunk_and_sees_changes_made_since_it_read_the_budgets(stack, api, postgres):
+    from finops.budgets import store
+
+    _, kept, _ = create(api, name="kept")
+    _, changed, _ = create(api, name="changed")
+    _, dropped, _ = create(api, name="dropped")
+    _, gone, _ = create(api, name="gone")
+    read_before = {b.id: b for b in store.live_budgets(postgres)}
+    spend(api, 90)  # evaluated right after ingestion: state and spend saved without a new version
+    assert (
+        api("update_budget", "PATCH", f"{B}/budgets/{changed['id']}", auth=ADMIN, body={"amount": 500, "version": 1})[0]
+        == 200
+    )
+    assert api("delete_budget", "DELETE", f"{B}/budgets/{dropped['id']}", auth=ADMIN)[0] == 204
+    assert api("delete_budget", "DELETE", f"{B}/budgets/{gone['id']}", auth=ADMIN, query={"hard": "true"})[0] == 204
+    with store.transaction(postgres):
+        locked = store.lock_budgets(postgres, list(read_before.values()))
+    assert set(locked) == {kept["id"], changed["id"], dropped["id"]}
+    assert read_before[kept["id"]].state == "ok"
+    assert locked[kept["id"]] == store.get_budget(postgres, kept["id"])
+    assert locked[kept["id"]].state == "notified" and locked[kept["id"]].spent == 90
+    assert locked[changed["id"]].amount == 500 and locked[changed["id"]].version == 2
+    assert locked[dropped["id"]].deleted_at is not None
+
+
 def test_daily_check_failure_on_one_budget_does_not_stop_the_others(stack, api, postgres, monkeypatch):
     from finops.budgets import store
     from finops.budgets.wiring import budgets
@@ -485,13 +535,21 @@ def test_daily_check_failure_on_one_budget_does_not_stop_the_others(stack, api, 
     _, broken, _ = create(api, name="broken")
     _, fine, _ = create(api, name="fine")
     real = store.upsert_spend_snapshot
+    real_batch = store.upsert_spend_snapshots
 
     def failing(conn, budget, **kwargs):
         if budget.id == broken["id"]:
             raise RuntimeError("disk full")
         return real(conn, budget, **kwargs)
 
+    def failing_batch(conn, snapshots, **kwargs):
+        if any(s.budget.id == broken["id"] for s in snapshots):
+            raise RuntimeError("disk full")
+        return real_batch(conn, snapshots, **kwargs)
+
+    # The chunk's batched write fails, so the chunk is redone budget by budget, where only `broken` fails.
     monkeypatch.setattr(store, "upsert_spend_snapshot", failing)
+    monkeypatch.setattr(store, "upsert_spend_snapshots", failing_batch)
     report = budgets(cached_spend=False).daily_check()
     assert report.failed == [broken["id"]]
     snapshots = postgres.run("SELECT budget_id::text FROM finops_budget_spend_history")
@@ -513,6 +571,55 @@ def test_enforcement_hot_path_reuses_spend_for_a_few_seconds_only(stack, api, cl
     assert SpendReader(clickhouse, max_age_seconds=0).spend([record], today())[record.id].amount == 30
     reader.forget()
     assert reader.spend([record], today())[record.id].amount == 30
+
+
+def test_a_check_with_stale_cached_spend_answers_from_the_newer_evaluation(stack, api, clickhouse):
+    """Ingestion re-evaluates the budget (in another container, in production); a check whose cached spend is
+    older must not answer from it, nor record a spurious `enforcement_lifted`."""
+    from finops.auth import principal_from_claims
+    from finops.budgets.models import EnforcementCheck
+
+    _, budget, _ = create(api)
+    spend(api, 50)
+    service = Budgets(conn=postgres_db.get_connection(), spend_reader=SpendReader(clickhouse, max_age_seconds=3600))
+    ai = EnforcementCheck(operationType="ai_generation")
+    assert service.check_budget(principal_from_claims(SYSTEM), budget["id"], ai).action == "allow"  # caches 50
+    spend(api, 60)  # evaluated right after ingestion: 110 of 100, enforced
+    assert service.check_budget(principal_from_claims(SYSTEM), budget["id"], ai).action == "block"
+    assert "enforcement_lifted" not in event_types(api, budget["id"])
+    assert event_types(api, budget["id"]).count("threshold_enforce") == 1
+
+
+def test_spend_of_budgets_with_different_periods_and_start_dates(stack, api, clickhouse):
+    """Each budget sums its own period, however many different periods and start dates a query covers."""
+    from finops.budgets import store
+    from finops.budgets.spend import current_period
+
+    amounts = {0: 1, 1: 2, 3: 4, 10: 8, 40: 16, 100: 32}
+    for back, amount in amounts.items():
+        spend(api, amount, day=days_ago(back))
+    spend(api, 64, tenant="globex")
+    specs = [
+        ("daily", today()),
+        ("monthly", today().replace(day=1)),
+        ("quarterly", days_ago(1)),
+        ("annual", today().replace(month=1, day=1)),
+        ("annual", days_ago(3)),
+        ("monthly", days_ago(200)),
+    ]
+    for i, (period, start) in enumerate(specs):
+        create(api, name=f"b{i}", period=period, startDate=str(start))
+    create(api, name="globex", tenantId="globex", auth=claims("globex", "admin"))
+    budgets = store.live_budgets(postgres_db.get_connection())
+    result = SpendReader(clickhouse).spend(budgets, today())
+    for budget in budgets:
+        period = current_period(budget, today())
+        if budget.tenant_id == "globex":
+            expected = Decimal(64)
+        else:
+            expected = Decimal(sum(a for back, a in amounts.items() if period.start <= days_ago(back) <= today()))
+        assert result[budget.id].amount == expected, (budget.period, budget.start_date)
+        assert result[budget.id].period == period
 
 
 def test_budget_filters_by_model_region_and_service(stack, api):

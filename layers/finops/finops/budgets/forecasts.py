@@ -17,7 +17,7 @@ from decimal import Decimal
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from finops.budgets.spend import Spend
+from finops.budgets.spend import TENANTS_PER_QUERY, Spend
 from finops.budgets.store import BudgetRecord
 from finops.costs.series import daily_series_by_category
 from finops.forecasting.engine import Forecast, InsufficientHistory, forecast
@@ -49,10 +49,13 @@ def forecast_budgets(
     if not candidates:
         return {}
     first = today - timedelta(days=HISTORY_DAYS)
-    keys, matrix = daily_series_by_category(client, sorted({b.tenant_id for b in candidates}), first, today)
+    tenants = sorted({b.tenant_id for b in candidates})
     rows: dict[str, dict[str, np.ndarray]] = {}
-    for (tenant, category), row in zip(keys, matrix, strict=True):
-        rows.setdefault(tenant, {})[category] = row
+    # In batches of tenants, like the spend query: the live-row lookup grows with tenants x live days.
+    for batch in range(0, len(tenants), TENANTS_PER_QUERY):
+        keys, matrix = daily_series_by_category(client, tenants[batch : batch + TENANTS_PER_QUERY], first, today)
+        for (tenant, category), row in zip(keys, matrix, strict=True):
+            rows.setdefault(tenant, {})[category] = row
     cache: dict[tuple[str, tuple[str, ...], int], Forecast | None] = {}
     result = {}
     for budget in candidates:

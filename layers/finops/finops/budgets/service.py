@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from pg8000.native import Connection
@@ -31,7 +31,16 @@ from finops.budgets.models import (
     EnforcementDecision,
 )
 from finops.budgets.periods import BudgetPeriod
-from finops.budgets.policy import active_actions, covers, decide, due_events, percent_used, state_for, strictest
+from finops.budgets.policy import (
+    DueEvent,
+    active_actions,
+    covers,
+    decide,
+    due_events,
+    percent_used,
+    state_for,
+    strictest,
+)
 from finops.budgets.spend import Spend, SpendReader
 from finops.budgets.store import BudgetRecord, transaction
 from finops.errors import InvalidRequest, NotFound, PreconditionFailed
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
     from finops.budgets.forecasts import BudgetForecast
 
 NOT_FOUND = "budget not found"
+_MICRO = Decimal("0.000001")
 # Changes after which the thresholds of the current period may fire again.
 _RE_ARMING_FIELDS = {
     "amount",
@@ -129,7 +139,7 @@ class Budgets:
             # A change can put spend back under a threshold (lifting enforcement) or over one: decide now.
             today = datetime.now(UTC).date()
             spend = self.spend_reader.spend([updated], today)[updated.id]
-            self._evaluate(updated, spend, source="api")
+            self._evaluate(updated, spend, source="api", force=True)
         self.notifier.after_commit(self.conn)
         if {"notify_emails", "admin_emails"} & set(changes):
             self._sync_subscriptions(updated)
@@ -205,7 +215,8 @@ class Budgets:
         if not covering:
             return strictest([])
         now = datetime.now(UTC)
-        spend = self.spend_reader.spend(covering, now.date())
+        cached = self.spend_reader.spend(covering, now.date())
+        spend = {b.id: _freshest(b, cached[b.id]) for b in covering}
         reserved = store.reserved_amounts(self.conn, [b.id for b in covering], now)
         decisions = []
         for budget in covering:
@@ -217,8 +228,9 @@ class Budgets:
         decision = strictest(decisions)
         if decision.allowed and check.estimated_cost_usd > 0:
             expires = now + timedelta(seconds=get_settings().reservation_ttl_seconds)
-            for budget in covering:
-                store.add_reservation(self.conn, budget.id, check.estimated_cost_usd, check.operation_type, expires)
+            store.add_reservations(
+                self.conn, [b.id for b in covering], check.estimated_cost_usd, check.operation_type, expires
+            )
         return decision
 
     def evaluate_tenants(self, tenants: Sequence[str]) -> int:
@@ -241,7 +253,9 @@ class Budgets:
         """Refresh every live budget's spend, roll periods, fire due events, snapshot spend, publish alerts.
 
         Safe to run twice (events are once per period, snapshots are upserts). Budgets are handled in chunks,
-        one transaction each, with a savepoint per budget: a failing budget is logged with its id and skipped
+        one transaction each: the chunk's budgets are locked in one statement and their evaluations, forecasts
+        and snapshots written in one statement each. If anything in a chunk fails, the chunk is rolled back and
+        done again budget by budget with a savepoint each: a failing budget is logged with its id and skipped
         without undoing or stopping the others.
         """
         today = today or datetime.now(UTC).date()
@@ -253,34 +267,144 @@ class Budgets:
         forecast_as_of = datetime.now(UTC)
         report = DailyCheckReport(budgets=len(budgets))
         for start in range(0, len(budgets), chunk):
-            with transaction(self.conn):
-                for budget in budgets[start : start + chunk]:
-                    self.conn.run("SAVEPOINT budget")
-                    try:
-                        locked = store.get_budget(self.conn, budget.id, for_update=True)
-                        if locked is None or locked.deleted_at is not None or spend[budget.id].period is None:
-                            self.conn.run("RELEASE SAVEPOINT budget")
-                            continue
-                        report.events += len(self._evaluate(locked, spend[budget.id], source="daily_check"))
-                        report.events += self._record_forecast(
-                            locked, spend[budget.id], forecasts.get(budget.id), forecast_as_of
-                        )
-                        store.upsert_spend_snapshot(
-                            self.conn,
-                            locked,
-                            snapshot_date=today,
-                            period_start=spend[budget.id].period.start,  # type: ignore[union-attr]
-                            spent=spend[budget.id].amount,
-                            percent=percent_used(spend[budget.id].amount, locked.amount),
-                        )
-                        self.conn.run("RELEASE SAVEPOINT budget")
-                    except Exception:
-                        self.conn.run("ROLLBACK TO SAVEPOINT budget")
-                        report.failed.append(budget.id)
-                        logger.exception("daily check failed for a budget", extra={"budget_id": budget.id})
+            part = budgets[start : start + chunk]
+            try:
+                with transaction(self.conn):
+                    report.events += self._daily_chunk(part, spend, forecasts, forecast_as_of, today)
+            except Exception:
+                logger.warning(
+                    "daily check: a chunk failed; doing its budgets one by one",
+                    exc_info=True,
+                    extra={"budgets": len(part)},
+                )
+                with transaction(self.conn):
+                    report.events += self._daily_one_by_one(
+                        part, spend, forecasts, forecast_as_of, today, report.failed
+                    )
         store.purge_expired_reservations(self.conn, datetime.now(UTC))
         self.notifier.after_commit(self.conn, backlog=True)
         return report
+
+    def _daily_chunk(
+        self,
+        budgets: Sequence[BudgetRecord],
+        spend: dict[str, Spend],
+        forecasts: dict[str, BudgetForecast],
+        forecast_as_of: datetime,
+        today: date,
+    ) -> int:
+        """The daily check of some budgets in the caller's transaction, every write batched (one statement
+        each for the events, evaluations, forecasts and snapshots); returns the number of events fired."""
+        locked = store.lock_budgets(self.conn, budgets)
+        evaluations: list[store.Evaluation] = []
+        saved_forecasts: list[store.ForecastValues] = []
+        snapshots: list[store.Snapshot] = []
+        events: list[store.NewEvent] = []
+        for budget in budgets:
+            current, budget_spend = locked.get(budget.id), spend[budget.id]
+            if current is None or current.deleted_at is not None or budget_spend.period is None:
+                continue
+            period = budget_spend.period
+            percent = percent_used(budget_spend.amount, current.amount)
+            due, evaluation = _due(current, budget_spend)
+            if evaluation is not None:
+                evaluations.append(evaluation)
+            events += [
+                store.NewEvent(
+                    budget=current,
+                    event_type=d.event_type,
+                    severity=d.severity,
+                    source="daily_check",
+                    period_start=period.start,
+                    threshold_percent=d.threshold_percent,
+                    spent=budget_spend.amount,
+                    percent_used=percent,
+                )
+                for d in due
+            ]
+            forecast = forecasts.get(budget.id)
+            saved_forecasts.append(
+                store.ForecastValues(
+                    budget_id=current.id,
+                    expected_spend=forecast.expected_spend if forecast else None,
+                    probability=forecast.probability_over if forecast else None,
+                    breach_date=forecast.breach_date if forecast else None,
+                    as_of=forecast_as_of,
+                )
+            )
+            if forecast is not None and forecast.exceeds(current.amount):
+                events.append(
+                    store.NewEvent(
+                        budget=current,
+                        event_type="forecast_exceeds",
+                        severity="warning",
+                        source="daily_check",
+                        period_start=period.start,
+                        spent=budget_spend.amount,
+                        percent_used=percent,
+                        details=_forecast_details(forecast),
+                    )
+                )
+            snapshots.append(
+                store.Snapshot(budget=current, period_start=period.start, spent=budget_spend.amount, percent=percent)
+            )
+        recorded = store.record_events(self.conn, events)
+        for event in events:
+            event_id = recorded.get((event.budget.id, event.event_type))
+            if event_id is not None:
+                event_period = spend[event.budget.id].period
+                assert event_period is not None and event.spent is not None and event.percent_used is not None
+                self._enqueue_alerts(
+                    event.budget,
+                    event_id,
+                    event.event_type,
+                    event.severity,
+                    event.threshold_percent,
+                    event_period,
+                    event.spent,
+                    event.percent_used,
+                    event.details,
+                )
+        store.save_evaluations(self.conn, evaluations)
+        store.save_forecasts(self.conn, saved_forecasts)
+        store.upsert_spend_snapshots(self.conn, snapshots, snapshot_date=today)
+        return len(recorded)
+
+    def _daily_one_by_one(
+        self,
+        budgets: Sequence[BudgetRecord],
+        spend: dict[str, Spend],
+        forecasts: dict[str, BudgetForecast],
+        forecast_as_of: datetime,
+        today: date,
+        failed: list[str],
+    ) -> int:
+        """The daily check of some budgets with a savepoint each (after a chunk failed); returns events fired."""
+        fired = 0
+        for budget in budgets:
+            self.conn.run("SAVEPOINT budget")
+            try:
+                locked = store.get_budget(self.conn, budget.id, for_update=True)
+                if locked is None or locked.deleted_at is not None or spend[budget.id].period is None:
+                    self.conn.run("RELEASE SAVEPOINT budget")
+                    continue
+                events = len(self._evaluate(locked, spend[budget.id], source="daily_check"))
+                events += self._record_forecast(locked, spend[budget.id], forecasts.get(budget.id), forecast_as_of)
+                store.upsert_spend_snapshot(
+                    self.conn,
+                    locked,
+                    snapshot_date=today,
+                    period_start=spend[budget.id].period.start,  # type: ignore[union-attr]
+                    spent=spend[budget.id].amount,
+                    percent=percent_used(spend[budget.id].amount, locked.amount),
+                )
+                self.conn.run("RELEASE SAVEPOINT budget")
+                fired += events
+            except Exception:
+                self.conn.run("ROLLBACK TO SAVEPOINT budget")
+                failed.append(budget.id)
+                logger.exception("daily check failed for a budget", extra={"budget_id": budget.id})
+        return fired
 
     def _record_forecast(
         self, budget: BudgetRecord, spend: Spend, forecast: BudgetForecast | None, as_of: datetime
@@ -295,14 +419,14 @@ class Budgets:
             breach_date=forecast.breach_date if forecast else None,
             as_of=as_of,
         )
+        return self._forecast_event(budget, spend, forecast)
+
+    def _forecast_event(self, budget: BudgetRecord, spend: Spend, forecast: BudgetForecast | None) -> int:
+        """`forecast_exceeds` (once per period) when the forecast is above the amount; returns events fired."""
         if forecast is None or not forecast.exceeds(budget.amount) or spend.period is None:
             return 0
         percent = percent_used(spend.amount, budget.amount)
-        details = {
-            "expectedSpend": str(forecast.expected_spend),
-            "probability": forecast.probability_over,
-            "breachDate": forecast.breach_date.isoformat() if forecast.breach_date else None,
-        }
+        details = _forecast_details(forecast)
         event_id = store.record_event(
             self.conn,
             budget,
@@ -323,34 +447,51 @@ class Budgets:
 
     # --- evaluation, shared by the real-time path and the daily check ------------------------------------
 
-    def _evaluate(self, budget: BudgetRecord, spend: Spend, *, source: str) -> list[str]:
-        """Record the state spend puts the budget in and the events that makes due; returns new event ids."""
-        if spend.period is None:
-            return []
-        period = spend.period
-        percent = percent_used(spend.amount, budget.amount)
-        new_period = budget.period_start is not None and budget.period_start != period.start
-        previous_state = budget.state
+    def _evaluate(self, budget: BudgetRecord, spend: Spend, *, source: str, force: bool = False) -> list[str]:
+        """Record the state spend puts the budget in and the events that makes due; returns new event ids.
+        `force`: attempt every due event even if the stored state says they exist (after a change that
+        re-arms the thresholds)."""
+        fired, evaluation = self._fire_due_events(budget, spend, source=source, force=force)
+        if evaluation is not None:
+            store.save_evaluation(
+                self.conn,
+                budget,
+                spent=evaluation.spent,
+                as_of=evaluation.as_of,
+                state=evaluation.state,
+                period_start=evaluation.period_start,
+            )
+        return fired
+
+    def _fire_due_events(
+        self, budget: BudgetRecord, spend: Spend, *, source: str, force: bool = False
+    ) -> tuple[list[str], store.Evaluation | None]:
+        """Record the events the spend makes due; returns their ids and the evaluation to save (None when the
+        budget row already holds exactly it)."""
+        due, evaluation = _due(budget, spend, force=force)
+        if not due:
+            return [], evaluation
+        period, percent = spend.period, percent_used(spend.amount, budget.amount)
+        assert period is not None
         fired = []
-        for due in due_events(budget.policy_view, previous_state, percent, new_period=new_period):
+        for event in due:
             event_id = store.record_due_event(
-                self.conn, budget, due, period_start=period.start, spent=spend.amount, percent=percent, source=source
+                self.conn, budget, event, period_start=period.start, spent=spend.amount, percent=percent, source=source
             )
             if event_id is None:
                 continue
             fired.append(event_id)
             self._enqueue_alerts(
-                budget, event_id, due.event_type, due.severity, due.threshold_percent, period, spend.amount, percent
+                budget,
+                event_id,
+                event.event_type,
+                event.severity,
+                event.threshold_percent,
+                period,
+                spend.amount,
+                percent,
             )
-        store.save_evaluation(
-            self.conn,
-            budget,
-            spent=spend.amount,
-            as_of=spend.as_of,
-            state=state_for(budget.policy_view, percent),
-            period_start=period.start,
-        )
-        return fired
+        return fired, evaluation
 
     def _enqueue_alerts(
         self,
@@ -453,6 +594,54 @@ def _status(budget: BudgetRecord, spend: Spend, today: date) -> BudgetStatus:
         forecast_breach_date=budget.forecast_breach_date if _same_period(budget, spend) else None,
         forecast_as_of=budget.forecast_as_of if _same_period(budget, spend) else None,
     )
+
+
+def _due(budget: BudgetRecord, spend: Spend, *, force: bool = False) -> tuple[list[DueEvent], store.Evaluation | None]:
+    """The events the spend makes due for the budget, and the evaluation to save (None when the budget row
+    already holds exactly it)."""
+    if spend.period is None:
+        return [], None
+    period = spend.period
+    percent = percent_used(spend.amount, budget.amount)
+    state = state_for(budget.policy_view, percent)
+    new_period = budget.period_start is not None and budget.period_start != period.start
+    # A budget's state is saved in the transaction that records the events it makes due, for its period and
+    # threshold generation (a change that bumps the generation evaluates with `force`). So while neither the
+    # period nor the state changes, those events exist already: no need to try them again.
+    if not force and budget.period_start == period.start and budget.state == state:
+        if budget.spend_as_of == spend.as_of and budget.spent == _as_stored(spend.amount):
+            return [], None  # the row holds this evaluation already
+        return [], store.Evaluation(budget.id, spend.amount, spend.as_of, state, period.start)
+    events = due_events(budget.policy_view, budget.state, percent, new_period=new_period)
+    return events, store.Evaluation(budget.id, spend.amount, spend.as_of, state, period.start)
+
+
+def _forecast_details(forecast: BudgetForecast) -> dict[str, Any]:
+    return {
+        "expectedSpend": str(forecast.expected_spend),
+        "probability": forecast.probability_over,
+        "breachDate": forecast.breach_date.isoformat() if forecast.breach_date else None,
+    }
+
+
+def _freshest(budget: BudgetRecord, cached: Spend) -> Spend:
+    """The container's cached spend, unless the budget row holds a newer and higher reading of the same period
+    (saved by an evaluation elsewhere: right after an ingestion, say). So a check never answers from spend
+    older than the state the row records, and never "lifts" an enforcement it merely has not seen yet."""
+    if (
+        cached.period is not None
+        and budget.spend_as_of is not None
+        and budget.period_start == cached.period.start
+        and budget.spend_as_of > cached.as_of
+        and budget.spent > cached.amount
+    ):
+        return Spend(budget.spent, budget.spend_as_of, cached.period)
+    return cached
+
+
+def _as_stored(amount: Decimal) -> Decimal:
+    """An amount as the numeric(18, 6) column stores it (PostgreSQL rounds half away from zero)."""
+    return amount.quantize(_MICRO, rounding=ROUND_HALF_UP)
 
 
 def _same_period(budget: BudgetRecord, spend: Spend) -> bool:

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -187,6 +187,39 @@ def live_budgets(
     return [BudgetRecord.from_row(r) for r in rows]
 
 
+def lock_budgets(conn: Connection, budgets: Sequence[BudgetRecord]) -> dict[str, BudgetRecord]:
+    """Lock some budgets (in id order, like every other locking read) and return them as they are now.
+
+    One narrow read: the columns an evaluation changes (state, spend) are refreshed on the records given;
+    a budget whose version moved on since they were read (updated or soft-deleted) is re-read whole, and one
+    that is gone is left out."""
+    if not budgets:
+        return {}
+    given = {b.id: b for b in budgets}
+    rows = conn.run(
+        "SELECT id, version, state, period_start, spent, spend_as_of FROM finops_budgets "
+        "WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE",
+        ids=list(given),
+    )
+    current: dict[str, BudgetRecord] = {}
+    moved_on = []
+    for budget_id, version, state, period_start, spent, spend_as_of in rows:
+        budget = given[str(budget_id)]
+        if version != budget.version:
+            moved_on.append(budget.id)
+            continue
+        current[budget.id] = replace(
+            budget, state=state, period_start=period_start, spent=spent, spend_as_of=spend_as_of
+        )
+    if moved_on:
+        for row in conn.run(
+            f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE id = ANY(CAST(:ids AS uuid[]))", ids=moved_on
+        ):
+            record = BudgetRecord.from_row(row)
+            current[record.id] = record
+    return current
+
+
 def update_budget(
     conn: Connection, budget: BudgetRecord, changes: dict[str, Any], *, bump_generation: bool
 ) -> BudgetRecord:
@@ -231,6 +264,33 @@ def save_evaluation(
     )
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    budget_id: str
+    spent: Decimal
+    as_of: datetime
+    state: str
+    period_start: date
+
+
+def save_evaluations(conn: Connection, evaluations: Sequence[Evaluation]) -> None:
+    """`save_evaluation` for many budgets in one statement."""
+    if not evaluations:
+        return
+    conn.run(
+        "UPDATE finops_budgets AS b SET spent = u.spent, spend_as_of = u.as_of, state = u.state, "
+        "period_start = u.period_start "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:spent AS numeric[]), CAST(:as_of AS timestamptz[]), "
+        "CAST(:state AS text[]), CAST(:period_start AS date[])) AS u(id, spent, as_of, state, period_start) "
+        "WHERE b.id = u.id",
+        ids=[e.budget_id for e in evaluations],
+        spent=[e.spent for e in evaluations],
+        as_of=[e.as_of for e in evaluations],
+        state=[e.state for e in evaluations],
+        period_start=[e.period_start for e in evaluations],
+    )
+
+
 def save_forecast(
     conn: Connection,
     budget: BudgetRecord,
@@ -248,6 +308,33 @@ def save_forecast(
         probability=Decimal(str(probability)) if probability is not None else None,
         breach=breach_date,
         as_of=as_of,
+    )
+
+
+@dataclass(frozen=True)
+class ForecastValues:
+    budget_id: str
+    expected_spend: Decimal | None
+    probability: float | None
+    breach_date: date | None
+    as_of: datetime
+
+
+def save_forecasts(conn: Connection, forecasts: Sequence[ForecastValues]) -> None:
+    """`save_forecast` for many budgets in one statement."""
+    if not forecasts:
+        return
+    conn.run(
+        "UPDATE finops_budgets AS b SET forecasted_spend = u.spend, forecast_exceed_probability = u.probability, "
+        "forecast_breach_date = u.breach, forecast_as_of = u.as_of "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:spend AS numeric[]), CAST(:probability AS numeric[]), "
+        "CAST(:breach AS date[]), CAST(:as_of AS timestamptz[])) AS u(id, spend, probability, breach, as_of) "
+        "WHERE b.id = u.id",
+        ids=[f.budget_id for f in forecasts],
+        spend=[f.expected_spend for f in forecasts],
+        probability=[Decimal(str(f.probability)) if f.probability is not None else None for f in forecasts],
+        breach=[f.breach_date for f in forecasts],
+        as_of=[f.as_of for f in forecasts],
     )
 
 
@@ -287,6 +374,53 @@ def record_event(
         details=json.dumps(details or {}, default=str),
     )
     return str(rows[0][0]) if rows else None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event for `record_events`; the arguments of `record_event`."""
+
+    budget: BudgetRecord
+    event_type: str
+    severity: str
+    source: str
+    period_start: date | None = None
+    threshold_percent: Decimal | None = None
+    spent: Decimal | None = None
+    percent_used: Decimal | None = None
+    details: dict[str, Any] | None = None
+
+
+def record_events(conn: Connection, events: Sequence[NewEvent]) -> dict[tuple[str, str], str]:
+    """`record_event` for many events (at most one per budget and type) in one statement. Returns the ids of
+    those recorded by (budget id, event type); once-per-period events already recorded are left out."""
+    if not events:
+        return {}
+    rows = conn.run(
+        "INSERT INTO finops_budget_events (budget_id, tenant_id, event_type, severity, period_start, "
+        "threshold_generation, threshold_percent, spent, amount, percent_used, actor, source, details) "
+        "SELECT budget_id, tenant_id, event_type, severity, period_start, generation, threshold, spent, amount, "
+        "percent, '', source, details FROM unnest(CAST(:budgets AS uuid[]), CAST(:tenants AS text[]), "
+        "CAST(:event_types AS text[]), CAST(:severities AS text[]), CAST(:period_starts AS date[]), "
+        "CAST(:generations AS integer[]), CAST(:thresholds AS numeric[]), CAST(:spent AS numeric[]), "
+        "CAST(:amounts AS numeric[]), CAST(:percents AS numeric[]), CAST(:sources AS text[]), "
+        "CAST(:details AS jsonb[])) AS u(budget_id, tenant_id, event_type, severity, period_start, generation, "
+        "threshold, spent, amount, percent, source, details) "
+        "ON CONFLICT DO NOTHING RETURNING id, budget_id, event_type",
+        budgets=[e.budget.id for e in events],
+        tenants=[e.budget.tenant_id for e in events],
+        event_types=[e.event_type for e in events],
+        severities=[e.severity for e in events],
+        period_starts=[e.period_start for e in events],
+        generations=[e.budget.threshold_generation if e.event_type != "period_rollover" else 0 for e in events],
+        thresholds=[e.threshold_percent for e in events],
+        spent=[e.spent for e in events],
+        amounts=[e.budget.amount for e in events],
+        percents=[e.percent_used for e in events],
+        sources=[e.source for e in events],
+        details=[json.dumps(e.details or {}, default=str) for e in events],
+    )
+    return {(str(budget_id), event_type): str(event_id) for event_id, budget_id, event_type in rows}
 
 
 def record_due_event(
@@ -374,6 +508,22 @@ def add_reservation(
     )
 
 
+def add_reservations(
+    conn: Connection, budget_ids: Sequence[str], amount: Decimal, operation_type: str, expires_at: datetime
+) -> None:
+    """`add_reservation` of the same operation for several budgets in one statement."""
+    if not budget_ids:
+        return
+    conn.run(
+        "INSERT INTO finops_budget_reservations (budget_id, amount, operation_type, expires_at) "
+        "SELECT id, :amount, :operation, :expires FROM unnest(CAST(:ids AS uuid[])) AS id",
+        ids=list(budget_ids),
+        amount=amount,
+        operation=operation_type,
+        expires=expires_at,
+    )
+
+
 def purge_expired_reservations(conn: Connection, now: datetime) -> None:
     conn.run("DELETE FROM finops_budget_reservations WHERE expires_at <= :now", now=now)
 
@@ -393,6 +543,36 @@ def upsert_spend_snapshot(
         spent=spent,
         amount=budget.amount,
         percent=percent,
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    budget: BudgetRecord
+    period_start: date
+    spent: Decimal
+    percent: Decimal
+
+
+def upsert_spend_snapshots(conn: Connection, snapshots: Sequence[Snapshot], *, snapshot_date: date) -> None:
+    """`upsert_spend_snapshot` for many budgets (each at most once) in one statement."""
+    if not snapshots:
+        return
+    conn.run(
+        "INSERT INTO finops_budget_spend_history (budget_id, snapshot_date, tenant_id, period_start, spent, amount, "
+        "percent_used) SELECT u.budget_id, :day, u.tenant_id, u.period_start, u.spent, u.amount, u.percent "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:tenants AS text[]), CAST(:period_starts AS date[]), "
+        "CAST(:spent AS numeric[]), CAST(:amounts AS numeric[]), CAST(:percents AS numeric[])) "
+        "AS u(budget_id, tenant_id, period_start, spent, amount, percent) "
+        "ON CONFLICT (budget_id, snapshot_date) DO UPDATE SET spent = EXCLUDED.spent, amount = EXCLUDED.amount, "
+        "percent_used = EXCLUDED.percent_used, period_start = EXCLUDED.period_start, recorded_at = now()",
+        day=snapshot_date,
+        ids=[s.budget.id for s in snapshots],
+        tenants=[s.budget.tenant_id for s in snapshots],
+        period_starts=[s.period_start for s in snapshots],
+        spent=[s.spent for s in snapshots],
+        amounts=[s.budget.amount for s in snapshots],
+        percents=[s.percent for s in snapshots],
     )
 
 

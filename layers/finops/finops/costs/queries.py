@@ -71,9 +71,10 @@ SELECT tenant_id, usage_date AS day, service_category, meter AS service_subcateg
 FROM (SELECT * FROM usage_events FINAL
       WHERE tenant_id IN {live_tenants:Array(String)} AND usage_date IN {live_dates:Array(Date)})
 ARRAY JOIN meters AS meter, costs AS cost
-WHERE indexOf({live_keys:Array(String)}, concat(tenant_id, '|', toString(usage_date))) > 0
-  AND toUnixTimestamp64Micro(ingested_at)
-      > arrayElement({live_through:Array(Int64)}, indexOf({live_keys:Array(String)}, concat(tenant_id, '|', toString(usage_date))))
+-- transform() looks the (tenant, day) watermark up in a hash map (indexOf would scan the list per row); a
+-- pair that is not live maps to the largest Int64, so none of its events pass.
+WHERE toUnixTimestamp64Micro(ingested_at) > transform(concat(tenant_id, '|', toString(usage_date)),
+          {live_keys:Array(String)}, {live_through:Array(Int64)}, toInt64(9223372036854775807))
   AND (empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))
 """
 
