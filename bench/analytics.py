@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import spend_data
 from bench.spend_data import DataSize, Timer, patched, quiet
-from bench.stats import median, percentile, verdict
+from bench.stats import Latencies, median, percentile, verdict
 
 FORECAST_TARGET_MS = 25.0
 ANOMALY_TARGET_S = 10.0
@@ -51,20 +51,12 @@ QUICK = Size(
 
 
 @dataclass
-class ForecastTimes:
+class ForecastTimes(Latencies):
     label: str
     ms: list[float] = field(default_factory=list)
     clickhouse_ms: list[float] = field(default_factory=list)
     clickhouse_queries: list[int] = field(default_factory=list)
     engine_ms: list[float] = field(default_factory=list)
-
-    @property
-    def p50(self) -> float:
-        return median(self.ms)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.ms, 95)
 
     @property
     def passed(self) -> bool:

@@ -38,7 +38,7 @@ from typing import Any
 
 from bench import spend_data
 from bench.spend_data import DataSize, Timer, patched, quiet
-from bench.stats import median, percentile, verdict
+from bench.stats import Latencies, median, percentile, verdict
 
 CHECK_TARGET_MS = 10.0
 DAILY_TARGET_S = 10.0
@@ -76,7 +76,7 @@ QUICK = Size(
 
 
 @dataclass
-class CheckTimes:
+class CheckTimes(Latencies):
     handler: str  # "budget" or "tenant"
     cache: str  # "miss" or "warm"
     ms: list[float] = field(default_factory=list)
@@ -90,14 +90,6 @@ class CheckTimes:
     def label(self) -> str:
         target = "budgets/{id}" if self.handler == "budget" else "tenants/{tenantId}"
         return f"{target}/check-enforcement, spend cache {self.cache}"
-
-    @property
-    def p50(self) -> float:
-        return median(self.ms)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.ms, 95)
 
     @property
     def passed(self) -> bool:
@@ -692,8 +684,7 @@ def render(result: BudgetResult) -> list[str]:
         w(
             f"Forecasting costs about {per_forecast:.1f} ms per series and horizon (the `auto` method with its "
             "backtest, `finops.forecasting.engine.forecast`); the spend and series queries read today's live "
-            "events through `effective_rows`, whose per-row lookup of the live (tenant, day) keys grows with the "
-            "number of tenants in a query (hence batches of 100 tenants)."
+            "events through `effective_rows` (the budget code queries 100 tenants at a time)."
         )
         w("")
     w("### Ingest to block")

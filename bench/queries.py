@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bench import dataset
-from bench.stats import median, percentile
+from bench.stats import Latencies
 
 TARGET_P95_MS = 25.0
 RANGES = (30, 90, 365)
@@ -68,20 +68,12 @@ ENDPOINTS = (
 
 
 @dataclass
-class EndpointTimes:
+class EndpointTimes(Latencies):
     endpoint: Endpoint
     ms: list[float] = field(default_factory=list)
     by_range: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     engine_ms: list[float] = field(default_factory=list)
     queries: list[int] = field(default_factory=list)
-
-    @property
-    def p50(self) -> float:
-        return median(self.ms)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.ms, 95)
 
     @property
     def passed(self) -> bool:

@@ -22,3 +22,17 @@ def median(values: Sequence[float]) -> float:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
+
+
+class Latencies:
+    """p50/p95 over a dataclass's `ms` samples (mixed into the benchmarks' result records)."""
+
+    ms: list[float]
+
+    @property
+    def p50(self) -> float:
+        return median(self.ms)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.ms, 95)
