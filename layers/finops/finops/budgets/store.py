@@ -495,23 +495,10 @@ def reserved_amounts(conn: Connection, budget_ids: Sequence[str], now: datetime)
     return {str(r[0]): Decimal(r[1]) for r in rows}
 
 
-def add_reservation(
-    conn: Connection, budget_id: str, amount: Decimal, operation_type: str, expires_at: datetime
-) -> None:
-    conn.run(
-        "INSERT INTO finops_budget_reservations (budget_id, amount, operation_type, expires_at) "
-        "VALUES (:budget, :amount, :operation, :expires)",
-        budget=budget_id,
-        amount=amount,
-        operation=operation_type,
-        expires=expires_at,
-    )
-
-
 def add_reservations(
     conn: Connection, budget_ids: Sequence[str], amount: Decimal, operation_type: str, expires_at: datetime
 ) -> None:
-    """`add_reservation` of the same operation for several budgets in one statement."""
+    """Reserve an allowed operation's estimated cost against several budgets, in one statement."""
     if not budget_ids:
         return
     conn.run(

@@ -12,6 +12,7 @@ from finops.budgets.spend import SpendReader
 from finops.budgets.store import BudgetRecord
 from finops.db.clickhouse import get_client
 from finops.db.postgres import get_connection
+from finops.notifications.publisher import topic_arns_from_settings
 from finops.settings import get_settings
 
 
@@ -31,8 +32,7 @@ def forget() -> None:
 
 
 def notifier() -> Notifier:
-    settings = get_settings()
-    topics = {"alerts": settings.alerts_topic_arn, "admin": settings.admin_topic_arn}
+    topics = topic_arns_from_settings()
     if not any(topics.values()):
         return Notifier()
 

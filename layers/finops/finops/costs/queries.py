@@ -137,21 +137,14 @@ def parse_categories(value: str | None) -> tuple[str, ...]:
 
 
 class CostReader:
-    """Builds and runs the queries over a tenant's effective cost rows. One reader serves one request."""
+    """Builds and runs the queries over a tenant's effective cost rows (each endpoint reads one scope once)."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._effective: dict[CostScope, tuple[str, dict[str, Any]]] = {}
 
     def effective_rows(self, scope: CostScope) -> tuple[str, dict[str, Any]]:
-        """The SQL of the effective cost rows of `scope` and its parameters. Remembered per scope: a request
-        that reads the same scope twice (the summary's categories and drivers) looks up its live days once."""
-        if scope not in self._effective:
-            self._effective[scope] = effective_rows(
-                self._client, [scope.tenant_id], scope.start, scope.end, scope.categories
-            )
-        sql, params = self._effective[scope]
-        return sql, dict(params)
+        """The SQL of the effective cost rows of `scope` and its parameters."""
+        return effective_rows(self._client, [scope.tenant_id], scope.start, scope.end, scope.categories)
 
     def grouped(
         self, scope: CostScope, *, granularity: Granularity = "total", dimension: Dimension | None = None
