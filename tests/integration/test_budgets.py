@@ -534,13 +534,7 @@ def test_daily_check_failure_on_one_budget_does_not_stop_the_others(stack, api, 
     spend(api, 90)
     _, broken, _ = create(api, name="broken")
     _, fine, _ = create(api, name="fine")
-    real = store.upsert_spend_snapshot
     real_batch = store.upsert_spend_snapshots
-
-    def failing(conn, budget, **kwargs):
-        if budget.id == broken["id"]:
-            raise RuntimeError("disk full")
-        return real(conn, budget, **kwargs)
 
     def failing_batch(conn, snapshots, **kwargs):
         if any(s.budget.id == broken["id"] for s in snapshots):
@@ -548,7 +542,6 @@ def test_daily_check_failure_on_one_budget_does_not_stop_the_others(stack, api, 
         return real_batch(conn, snapshots, **kwargs)
 
     # The chunk's batched write fails, so the chunk is redone budget by budget, where only `broken` fails.
-    monkeypatch.setattr(store, "upsert_spend_snapshot", failing)
     monkeypatch.setattr(store, "upsert_spend_snapshots", failing_batch)
     report = budgets(cached_spend=False).daily_check()
     assert report.failed == [broken["id"]]

@@ -390,13 +390,17 @@ class Budgets:
                     continue
                 events = len(self._evaluate(locked, spend[budget.id], source="daily_check"))
                 events += self._record_forecast(locked, spend[budget.id], forecasts.get(budget.id), forecast_as_of)
-                store.upsert_spend_snapshot(
+                store.upsert_spend_snapshots(
                     self.conn,
-                    locked,
+                    [
+                        store.Snapshot(
+                            budget=locked,
+                            period_start=spend[budget.id].period.start,  # type: ignore[union-attr]
+                            spent=spend[budget.id].amount,
+                            percent=percent_used(spend[budget.id].amount, locked.amount),
+                        )
+                    ],
                     snapshot_date=today,
-                    period_start=spend[budget.id].period.start,  # type: ignore[union-attr]
-                    spent=spend[budget.id].amount,
-                    percent=percent_used(spend[budget.id].amount, locked.amount),
                 )
                 self.conn.run("RELEASE SAVEPOINT budget")
                 fired += events
@@ -411,13 +415,17 @@ class Budgets:
     ) -> int:
         """Store the forecast (or clear a stale one); a forecast above the amount fires `forecast_exceeds`
         once per period. Returns the number of events fired."""
-        store.save_forecast(
+        store.save_forecasts(
             self.conn,
-            budget,
-            expected_spend=forecast.expected_spend if forecast else None,
-            probability=forecast.probability_over if forecast else None,
-            breach_date=forecast.breach_date if forecast else None,
-            as_of=as_of,
+            [
+                store.ForecastValues(
+                    budget_id=budget.id,
+                    expected_spend=forecast.expected_spend if forecast else None,
+                    probability=forecast.probability_over if forecast else None,
+                    breach_date=forecast.breach_date if forecast else None,
+                    as_of=as_of,
+                )
+            ],
         )
         return self._forecast_event(budget, spend, forecast)
 
@@ -453,14 +461,7 @@ class Budgets:
         re-arms the thresholds)."""
         fired, evaluation = self._fire_due_events(budget, spend, source=source, force=force)
         if evaluation is not None:
-            store.save_evaluation(
-                self.conn,
-                budget,
-                spent=evaluation.spent,
-                as_of=evaluation.as_of,
-                state=evaluation.state,
-                period_start=evaluation.period_start,
-            )
+            store.save_evaluations(self.conn, [evaluation])
         return fired
 
     def _fire_due_events(

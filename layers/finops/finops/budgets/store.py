@@ -250,20 +250,6 @@ def hard_delete(conn: Connection, budget: BudgetRecord) -> None:
     conn.run("DELETE FROM finops_budgets WHERE id = :id", id=budget.id)
 
 
-def save_evaluation(
-    conn: Connection, budget: BudgetRecord, *, spent: Decimal, as_of: datetime, state: str, period_start: date
-) -> None:
-    conn.run(
-        "UPDATE finops_budgets SET spent = :spent, spend_as_of = :as_of, state = :state, period_start = :period_start "
-        "WHERE id = :id",
-        id=budget.id,
-        spent=spent,
-        as_of=as_of,
-        state=state,
-        period_start=period_start,
-    )
-
-
 @dataclass(frozen=True)
 class Evaluation:
     budget_id: str
@@ -274,7 +260,7 @@ class Evaluation:
 
 
 def save_evaluations(conn: Connection, evaluations: Sequence[Evaluation]) -> None:
-    """`save_evaluation` for many budgets in one statement."""
+    """Store the state spend put budgets in (spend, when it was read, state, period), in one statement."""
     if not evaluations:
         return
     conn.run(
@@ -291,26 +277,6 @@ def save_evaluations(conn: Connection, evaluations: Sequence[Evaluation]) -> Non
     )
 
 
-def save_forecast(
-    conn: Connection,
-    budget: BudgetRecord,
-    *,
-    expected_spend: Decimal | None,
-    probability: float | None,
-    breach_date: date | None,
-    as_of: datetime,
-) -> None:
-    conn.run(
-        "UPDATE finops_budgets SET forecasted_spend = :spend, forecast_exceed_probability = :probability, "
-        "forecast_breach_date = :breach, forecast_as_of = :as_of WHERE id = :id",
-        id=budget.id,
-        spend=expected_spend,
-        probability=Decimal(str(probability)) if probability is not None else None,
-        breach=breach_date,
-        as_of=as_of,
-    )
-
-
 @dataclass(frozen=True)
 class ForecastValues:
     budget_id: str
@@ -321,7 +287,7 @@ class ForecastValues:
 
 
 def save_forecasts(conn: Connection, forecasts: Sequence[ForecastValues]) -> None:
-    """`save_forecast` for many budgets in one statement."""
+    """Store budgets' period forecasts (or clear stale ones), in one statement."""
     if not forecasts:
         return
     conn.run(
@@ -515,24 +481,6 @@ def purge_expired_reservations(conn: Connection, now: datetime) -> None:
     conn.run("DELETE FROM finops_budget_reservations WHERE expires_at <= :now", now=now)
 
 
-def upsert_spend_snapshot(
-    conn: Connection, budget: BudgetRecord, *, snapshot_date: date, period_start: date, spent: Decimal, percent: Decimal
-) -> None:
-    conn.run(
-        "INSERT INTO finops_budget_spend_history (budget_id, snapshot_date, tenant_id, period_start, spent, amount, "
-        "percent_used) VALUES (:budget, :day, :tenant, :period_start, :spent, :amount, :percent) "
-        "ON CONFLICT (budget_id, snapshot_date) DO UPDATE SET spent = EXCLUDED.spent, amount = EXCLUDED.amount, "
-        "percent_used = EXCLUDED.percent_used, period_start = EXCLUDED.period_start, recorded_at = now()",
-        budget=budget.id,
-        day=snapshot_date,
-        tenant=budget.tenant_id,
-        period_start=period_start,
-        spent=spent,
-        amount=budget.amount,
-        percent=percent,
-    )
-
-
 @dataclass(frozen=True)
 class Snapshot:
     budget: BudgetRecord
@@ -542,7 +490,7 @@ class Snapshot:
 
 
 def upsert_spend_snapshots(conn: Connection, snapshots: Sequence[Snapshot], *, snapshot_date: date) -> None:
-    """`upsert_spend_snapshot` for many budgets (each at most once) in one statement."""
+    """The day's spend snapshot of budgets (each at most once), upserted in one statement."""
     if not snapshots:
         return
     conn.run(
