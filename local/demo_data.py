@@ -144,6 +144,7 @@ def loaded_range(client: Client, today: date) -> tuple[date, date] | None:
 
 def ensure_demo_data(client: Client, *, today: date | None = None, log: Callable[[str], None] = print) -> DemoRange:
     """Load the demo data unless it is already there; returns its range of days."""
+    from finops.auth import INTERNAL
     from finops.costs.aggregation import aggregate_days
     from finops.costs.ingest import ingest
     from finops.costs.rate_card import current_rate_card
@@ -163,7 +164,7 @@ def ensure_demo_data(client: Client, *, today: date | None = None, log: Callable
     card = current_rate_card(client)
     accepted = duplicates = 0
     for start in range(0, len(events), BATCH_SIZE):
-        result = ingest(client, card, events[start : start + BATCH_SIZE], now=ingested_at)
+        result = ingest(client, card, events[start : start + BATCH_SIZE], principal=INTERNAL, now=ingested_at)
         if result.rejected:
             raise RuntimeError(f"demo data rejected by the ingest path: {result.rejected[:3]}")
         accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates

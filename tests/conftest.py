@@ -6,6 +6,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,8 @@ CLICKHOUSE_SQL = ROOT / "sql" / "clickhouse"
 POSTGRES_SQL = ROOT / "sql" / "postgres"
 
 
-@pytest.fixture
-def clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+@contextmanager
+def fresh_clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A fresh database with every migration applied; the layer's cached client points at it."""
     database = f"test_{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("CLICKHOUSE_DATABASE", database)
@@ -52,6 +53,29 @@ def clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     admin.command(f"DROP DATABASE IF EXISTS {database}")
     admin.close()
     forget_cached_rate_card()
+
+
+@contextmanager
+def fresh_postgres(monkeypatch: pytest.MonkeyPatch, server_url: str) -> Iterator[Any]:
+    """A fresh schema with every migration applied; the layer's cached connection uses it."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("DATABASE_URL", server_url)
+    monkeypatch.setenv("DATABASE_SCHEMA", schema)
+    reload_settings()
+    postgres_db.reset_connection()
+    connection = postgres_db.get_connection()
+    postgres_db.apply_migrations(connection, POSTGRES_SQL)
+    yield connection
+    postgres_db.reset_connection()
+    admin = postgres_db.connect(schema=schema)
+    admin.run(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    admin.close()
+
+
+@pytest.fixture
+def clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with fresh_clickhouse(monkeypatch) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -72,19 +96,8 @@ def postgres_server() -> Iterator[str]:
 
 @pytest.fixture
 def postgres(postgres_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh schema with every migration applied; the layer's cached connection uses it."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("DATABASE_URL", postgres_server)
-    monkeypatch.setenv("DATABASE_SCHEMA", schema)
-    reload_settings()
-    postgres_db.reset_connection()
-    connection = postgres_db.get_connection()
-    postgres_db.apply_migrations(connection, POSTGRES_SQL)
-    yield connection
-    postgres_db.reset_connection()
-    admin = postgres_db.connect(schema=schema)
-    admin.run(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    admin.close()
+    with fresh_postgres(monkeypatch, postgres_server) as connection:
+        yield connection
 
 
 def claims(tenant: str | None, *roles: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from finops.api import current_principal, make_resolver
-from finops.budgets.models import EnforcementCheck, EnforcementDecision
+from finops.budgets.models import EnforcementCheck, EnforcementDecision, IdempotencyKey
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
 
@@ -15,8 +15,10 @@ router = Router()
 @router.post(
     "/api/ai-budget/finops/budgets/<budget_id>/check-enforcement", tags=["enforcement"], summary="Check one budget"
 )
-def check_budget_enforcement(budget_id: str, check: EnforcementCheck) -> EnforcementDecision:
-    return budgets().check_budget(current_principal(router), budget_id, check)
+def check_budget_enforcement(
+    budget_id: str, check: EnforcementCheck, idempotency_key: IdempotencyKey = None
+) -> EnforcementDecision:
+    return budgets().check_budget(current_principal(router), budget_id, check, idempotency_key=idempotency_key)
 
 
 app = make_resolver(router)

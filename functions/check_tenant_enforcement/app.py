@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from finops.api import current_principal, make_resolver
-from finops.budgets.models import EnforcementCheck, EnforcementDecision
+from finops.budgets.models import EnforcementCheck, EnforcementDecision, IdempotencyKey
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
 
@@ -17,8 +17,10 @@ router = Router()
     tags=["enforcement"],
     summary="Check all of a tenant's budgets",
 )
-def check_tenant_enforcement(tenant_id: str, check: EnforcementCheck) -> EnforcementDecision:
-    return budgets().check_tenant(current_principal(router), tenant_id, check)
+def check_tenant_enforcement(
+    tenant_id: str, check: EnforcementCheck, idempotency_key: IdempotencyKey = None
+) -> EnforcementDecision:
+    return budgets().check_tenant(current_principal(router), tenant_id, check, idempotency_key=idempotency_key)
 
 
 app = make_resolver(router)

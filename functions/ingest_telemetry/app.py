@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from finops.api import current_principal, make_resolver
 from finops.budgets.realtime import evaluate_after_ingest
-from finops.costs.ingest import authorize_batch, ingest
+from finops.costs.ingest import ingest
 from finops.costs.rate_card import current_rate_card
 from finops.costs.telemetry import IngestResult, TelemetryBatch
 from finops.db.clickhouse import get_client
@@ -19,9 +19,9 @@ router = Router()
     "/v1/analytics/finops/telemetry", tags=["telemetry"], summary="Ingest usage events (idempotent by eventId)"
 )
 def ingest_telemetry(batch: TelemetryBatch) -> IngestResult:
-    authorize_batch(current_principal(router), batch.events)
+    principal = current_principal(router)
     client = get_client()
-    result = ingest(client, current_rate_card(client), batch.events)
+    result = ingest(client, current_rate_card(client), batch.events, principal=principal)
     add_count("EventsAccepted", result.accepted)
     add_count("EventsDuplicate", result.duplicates)
     add_count("EventsRejected", len(result.rejected))

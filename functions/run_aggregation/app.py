@@ -18,8 +18,11 @@ router = Router()
     "/v1/analytics/finops/aggregate", tags=["aggregation"], summary="Aggregate days into cost facts (idempotent)"
 )
 def aggregate(request: AggregateRequest) -> AggregateResponse:
-    # Without tenantId the run covers every tenant, which only a system identity may ask for.
-    current_principal(router).require(Permission.AGGREGATE, request.tenant_id)
+    # Without tenantId the run covers every tenant, which only a system identity may ask for; so is re-pricing.
+    principal = current_principal(router)
+    principal.require(Permission.AGGREGATE, request.tenant_id)
+    if request.reprice:
+        principal.require(Permission.REPRICE, request.tenant_id)
     return run_aggregation(get_client(), request)
 
 

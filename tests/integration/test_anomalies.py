@@ -2,6 +2,7 @@
 
 import json
 import random
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.integration.conftest import drain, make_queue
 
 ANOMALIES = "/v1/analytics/finops/anomalies"
 USER = claims("acme", "user")
+ADMIN = claims("acme", "admin")
 SYSTEM = claims(None, "system")
 SPIKE_DAY = 5  # days ago
 
@@ -100,43 +102,74 @@ def test_filters_by_severity_category_and_the_statistical_baseline(clickhouse, a
     assert all(a["method"] == "statistical" for a in statistical["anomalies"])
 
 
-def test_rerunning_detection_neither_duplicates_nor_undoes_acknowledgements(clickhouse, api):
+def acknowledge(api, anomaly_id, auth=ADMIN, **body):
+    return api("acknowledge_anomaly", "POST", f"{ANOMALIES}/{anomaly_id}/acknowledge", auth=auth, body=body)
+
+
+def test_reading_anomalies_stores_nothing_and_acknowledgements_survive_rereads(clickhouse, api):
     ingest(api, history())
     _, first, _ = get(api)
     anomaly_id = first["anomalies"][0]["id"]
-    status, acked, _ = api(
-        "acknowledge_anomaly",
-        "POST",
-        f"{ANOMALIES}/{anomaly_id}/acknowledge",
-        auth=USER,
-        body={"note": "batch backfill"},
-    )
+    assert clickhouse.command("SELECT count() FROM cost_anomalies") == 0  # a read never writes
+    status, acked, _ = acknowledge(api, anomaly_id, note="batch backfill")
     assert status == 200, acked
-    assert acked["acknowledged"]["acknowledgedBy"] == USER["sub"] and acked["acknowledged"]["note"] == "batch backfill"
+    assert acked["acknowledged"]["acknowledgedBy"] == ADMIN["sub"] and acked["acknowledged"]["note"] == "batch backfill"
     for _ in range(2):
         _, again, _ = get(api)
         assert [a["id"] for a in again["anomalies"]] == [anomaly_id]
         assert again["anomalies"][0]["acknowledged"]["note"] == "batch backfill"
-    assert clickhouse.command("SELECT count() FROM cost_anomalies FINAL") == 1
+    assert clickhouse.command("SELECT count() FROM cost_anomaly_acknowledgements_v2 FINAL") == 1
+
+
+def test_the_first_acknowledgement_stands(clickhouse, api):
+    ingest(api, history())
+    anomaly_id = get(api)[1]["anomalies"][0]["id"]
+    assert acknowledge(api, anomaly_id, note="first")[0] == 200
+    status, second, _ = acknowledge(api, anomaly_id, auth=claims("acme", "admin") | {"sub": "someone-else"}, note="2")
+    assert status == 200
+    assert (second["acknowledged"]["note"], second["acknowledged"]["acknowledgedBy"]) == ("first", ADMIN["sub"])
+    # Two acknowledgements that raced past the check: every read, and every merge, keeps the earliest.
+    later = datetime.fromisoformat(second["acknowledged"]["acknowledgedAt"]) + timedelta(seconds=1)
+    clickhouse.insert(
+        "cost_anomaly_acknowledgements_v2",
+        [["acme", anomaly_id, "late", later, "late"]],
+        column_names=["tenant_id", "anomaly_id", "acknowledged_by", "acknowledged_at", "note"],
+    )
+    clickhouse.command("OPTIMIZE TABLE cost_anomaly_acknowledgements_v2 FINAL")
+    assert get(api)[1]["anomalies"][0]["acknowledged"]["note"] == "first"
+
+
+def test_a_user_may_read_anomalies_but_not_acknowledge_them(clickhouse, api):
+    ingest(api, history())
+    status, body, _ = get(api, auth=USER)
+    assert status == 200
+    assert acknowledge(api, body["anomalies"][0]["id"], auth=USER)[0] == 403
+    assert get(api)[1]["anomalies"][0]["acknowledged"] is None
+
+
+def test_a_system_caller_acknowledges_any_tenants_anomaly(clickhouse, api):
+    ingest(api, history() + history(spike=False, tenant="globex", seed=9))
+    anomaly_id = get(api)[1]["anomalies"][0]["id"]
+    status, body, _ = acknowledge(api, anomaly_id, auth=SYSTEM, note="seen by ops")
+    assert status == 200 and body["tenantId"] == "acme" and body["acknowledged"]["note"] == "seen by ops"
+
+
+def test_an_id_for_a_day_that_is_no_anomaly_is_404(clickhouse, api):
+    from finops.anomalies.service import anomaly_id
+
+    ingest(api, history())
+    calm_day = anomaly_id("acme", days_ago(SPIKE_DAY + 1), "AI", "auto")
+    assert acknowledge(api, calm_day)[0] == 404
+    assert acknowledge(api, anomaly_id("acme", days_ago(SPIKE_DAY), "COMPUTE", "auto"))[0] == 404
 
 
 def test_acknowledging_is_tenant_scoped_and_unknown_ids_are_404(clickhouse, api):
     ingest(api, history())
     anomaly_id = get(api)[1]["anomalies"][0]["id"]
-    path = f"{ANOMALIES}/{anomaly_id}/acknowledge"
-    assert api("acknowledge_anomaly", "POST", path, auth=claims("globex", "admin"), body={})[0] == 404
-    assert (
-        api(
-            "acknowledge_anomaly",
-            "POST",
-            f"{ANOMALIES}/00000000-0000-4000-8000-000000000000/acknowledge",
-            auth=USER,
-            body={},
-        )[0]
-        == 404
-    )
-    assert api("acknowledge_anomaly", "POST", f"{ANOMALIES}/nope/acknowledge", auth=USER, body={})[0] == 404
-    assert api("acknowledge_anomaly", "POST", path, auth=None, body={})[0] == 401
+    assert acknowledge(api, anomaly_id, auth=claims("globex", "admin"))[0] == 404
+    assert acknowledge(api, "00000000-0000-4000-8000-000000000000")[0] == 404
+    assert acknowledge(api, "nope")[0] == 404
+    assert acknowledge(api, anomaly_id, auth=None)[0] == 401
     assert get(api, auth=claims("globex", "user"))[0] == 403
 
 

@@ -160,7 +160,7 @@ def test_roles_and_tenancy_on_every_budget_endpoint(stack, api):
         assert api(function, "GET", f"{B}/budgets/tenant/acme{suffix}", auth=USER)[0] == 200
     assert api("update_budget", "PATCH", f"{B}/budgets/{bid}", auth=USER, body={"amount": 5, "version": 1})[0] == 403
     assert api("delete_budget", "DELETE", f"{B}/budgets/{bid}", auth=USER)[0] == 403
-    assert check(api, bid, auth=USER)[0] == 404  # a user may not check, and learns nothing about the id
+    assert check(api, bid, auth=USER)[0] == 403  # a user sees the budget but may not check it (as for update)
     assert (
         api(
             "check_tenant_enforcement",
@@ -278,6 +278,7 @@ def test_seed_scenario_notify_once_then_block_ai_but_not_exports_until_block_exp
         "reason": "",
         "budgetId": bid,
         "percentUsed": 105.0,
+        "degraded": False,
     }
     assert check(api, bid, operation="export")[1]["allowed"] is True
     types = event_types(api, bid)
@@ -315,6 +316,7 @@ def test_rate_limit_is_allowed_with_its_factor(stack, api):
         "reason": "",
         "budgetId": budget["id"],
         "percentUsed": 95.0,
+        "degraded": False,
     }
 
 

@@ -117,7 +117,7 @@ STATUS_KEYS = {
     "forecastBreachDate",
     "forecastAsOf",
 }
-DECISION_KEYS = {"allowed", "action", "rateLimitFactor", "reason", "budgetId", "percentUsed"}
+DECISION_KEYS = {"allowed", "action", "rateLimitFactor", "reason", "budgetId", "percentUsed", "degraded"}
 DAILY_CHECK_KEYS = {"budgets", "events", "failed"}
 FORECAST_KEYS = {
     "tenantId",
@@ -382,7 +382,7 @@ EXPECTED: dict[str, Expect] = {
     "get_anomalies.invalid_severity": error(422, "query", "severity"),
     "get_anomalies.other_tenant": error(403),
     "acknowledge_anomaly.happy": with_spend(
-        ok(ANOMALY_KEYS, _acknowledged_by("acme-user"), id=SAMPLE_ANOMALY_ID, tenantId="acme"),
+        ok(ANOMALY_KEYS, _acknowledged_by("acme-admin"), id=SAMPLE_ANOMALY_ID, tenantId="acme"),
         Spend(spike_days_ago=5),
     ),
     # Unknown, or another tenant's: the same 404, so an id tells nothing about other tenants.

@@ -16,8 +16,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from finops.auth import Principal, principal_from_claims
-from finops.errors import FinOpsError
-from finops.observability import logger
+from finops.db.faults import as_unavailable
+from finops.errors import FinOpsError, ServiceUnavailable
+from finops.observability import add_count, logger
 
 API_TITLE = "FinOps Cost Explorer & Budgets API"
 API_VERSION = "1.0.0"
@@ -56,7 +57,12 @@ def _domain_error(error: FinOpsError) -> Response:
         detail = [{"loc": loc, "type": "invalid_request", "msg": error.message}]
     else:
         detail = [{"msg": error.message}]
-    return _json(error.status_code, error_body(error.status_code, detail))
+    response = _json(error.status_code, error_body(error.status_code, detail))
+    if isinstance(error, ServiceUnavailable):
+        logger.warning("dependency unavailable", extra={"dependency": error.dependency})
+        add_count("DependencyUnavailable", 1)
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 def _validation_error(error: RequestValidationError) -> Response:
@@ -66,6 +72,9 @@ def _validation_error(error: RequestValidationError) -> Response:
 
 
 def _unexpected_error(error: Exception) -> Response:
+    if (unavailable := as_unavailable(error)) is not None:
+        logger.info("dependency failure", exc_info=error)
+        return _domain_error(unavailable)
     logger.exception("unhandled error")
     status = HTTPStatus.INTERNAL_SERVER_ERROR
     return _json(

@@ -35,6 +35,9 @@ class Permission(StrEnum):
     READ_BUDGETS = "read_budgets"
     MANAGE_BUDGETS = "manage_budgets"
     CHECK_ENFORCEMENT = "check_enforcement"
+    ACKNOWLEDGE_ANOMALIES = "acknowledge_anomalies"
+    # Re-rating stored events rewrites shared table parts with mutations: a platform operation, never a tenant's.
+    REPRICE = "reprice"
 
 
 # Which roles hold a permission for their own tenant. `system` holds every permission for every tenant.
@@ -45,7 +48,9 @@ _OWN_TENANT_GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.AGGREGATE: frozenset({Role.ADMIN}),
     Permission.MANAGE_BUDGETS: frozenset({Role.ADMIN}),
     Permission.CHECK_ENFORCEMENT: frozenset({Role.ADMIN}),
+    Permission.ACKNOWLEDGE_ANOMALIES: frozenset({Role.ADMIN}),
     Permission.MANAGE_RATE_CARD: frozenset(),
+    Permission.REPRICE: frozenset(),
 }
 
 FORBIDDEN_MESSAGE = "not allowed for this tenant"
@@ -72,6 +77,10 @@ class Principal:
         """Raise 403 unless the principal may do `permission` for `tenant_id` (None: all tenants)."""
         if not self.can(permission, tenant_id):
             raise Forbidden(FORBIDDEN_MESSAGE)
+
+
+# The service acting for itself (demo data, benchmarks, internal jobs): holds every permission for every tenant.
+INTERNAL = Principal(subject="finops-internal", tenant_id=None, roles=frozenset({Role.SYSTEM}))
 
 
 def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:

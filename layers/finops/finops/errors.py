@@ -39,3 +39,14 @@ class InvalidRequest(FinOpsError):
     """A request that parsed but breaks a rule across fields (for example `from` after `to`)."""
 
     status_code = 422
+
+
+class ServiceUnavailable(FinOpsError):
+    """A dependency (PostgreSQL, ClickHouse, AWS) is slow or down: answered 503 with Retry-After."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, dependency: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+        self.retry_after_seconds = retry_after_seconds

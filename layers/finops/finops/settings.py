@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -29,12 +30,23 @@ class Settings(BaseModel):
     database_secret_arn: str | None = Field(None, alias="DATABASE_SECRET_ARN")
     database_schema: str = Field("finops", alias="DATABASE_SCHEMA", pattern=r"^[a-z_][a-z0-9_]*$")
 
+    # Timeouts, each below the function's own (the template checks): a slow or unreachable database answers 503
+    # with Retry-After, never a Lambda time-out. Jobs set longer statement and query times than API functions.
+    postgres_connect_timeout_seconds: float = Field(3.0, alias="POSTGRES_CONNECT_TIMEOUT_SECONDS", gt=0, le=60)
+    postgres_statement_timeout_ms: int = Field(5000, alias="POSTGRES_STATEMENT_TIMEOUT_MS", ge=100, le=900_000)
+    postgres_lock_timeout_ms: int = Field(2000, alias="POSTGRES_LOCK_TIMEOUT_MS", ge=100, le=900_000)
+    clickhouse_connect_timeout_seconds: float = Field(3.0, alias="CLICKHOUSE_CONNECT_TIMEOUT_SECONDS", gt=0, le=60)
+    clickhouse_query_timeout_seconds: float = Field(8.0, alias="CLICKHOUSE_QUERY_TIMEOUT_SECONDS", ge=1, le=900)
+
     # SNS topics for budget alerts (owners and subscribers) and for the admin channel.
     alerts_topic_arn: str | None = Field(None, alias="ALERTS_TOPIC_ARN")
     admin_topic_arn: str | None = Field(None, alias="ADMIN_TOPIC_ARN")
 
     # Budgets: how long cached spend may be reused on the enforcement hot path, and how long an allowed
     # operation's estimated cost counts toward its budgets before ingested spend is expected to show it.
+    # What an enforcement check answers when PostgreSQL or ClickHouse is down: `allow` (fail open, the reply says
+    # `degraded`) or `deny` (fail closed). Either way the EnforcementDegraded metric counts it.
+    enforcement_fail_mode: Literal["allow", "deny"] = Field("allow", alias="ENFORCEMENT_FAIL_MODE")
     spend_cache_seconds: float = Field(5.0, alias="SPEND_CACHE_SECONDS", ge=0, le=55)
     reservation_ttl_seconds: int = Field(300, alias="RESERVATION_TTL_SECONDS", ge=0, le=86_400)
 

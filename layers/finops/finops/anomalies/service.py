@@ -1,14 +1,16 @@
-"""Anomaly detection over ClickHouse spend: run the detectors, explain each anomaly, store it, acknowledge it.
+"""Anomaly detection over ClickHouse spend: run the detectors, explain each anomaly, acknowledge it.
 
 Detection runs per tenant and category on daily spend (the effective cost rows: facts plus live events), with
-`BASELINE_DAYS` of history before the first day scored. Each anomaly's id is derived from (tenant, day,
-category, method), so running detection again over the same days rewrites the same rows (ReplacingMergeTree)
-instead of adding new ones, and acknowledgements, kept in their own table, are never undone. An anomaly that
-a re-run no longer finds is stored again as inactive.
+`BASELINE_DAYS` of history before the first day scored. Reading anomalies detects them on the spot and stores
+nothing (a read never writes); the 03:00 job stores what it finds in `cost_anomalies` (its alerts refer to those
+rows). An anomaly's id is made from (tenant, day, category, method) and says which day, category and method it
+is, so an acknowledgement can be checked against a fresh detection of exactly that day and kept (first one
+stands) in its own table, which no detection ever rewrites.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections import defaultdict
@@ -18,28 +20,24 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-import numpy as np
 from clickhouse_connect.driver.client import Client
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from finops.anomalies.detection import AnomalyMethod, Detection, detect_many
 from finops.anomalies.root_cause import Contributor, root_cause
+from finops.auth import Permission, Principal
 from finops.costs.queries import effective_rows
 from finops.costs.series import daily_series_by_category
 from finops.errors import NotFound
-from finops.models.common import CURRENCY, Money
+from finops.models.common import CURRENCY, Money, Reply, RequestBody
+from finops.settings import get_settings
 
 BASELINE_DAYS = 90  # history before the first scored day: the seasonal detector learns 8 weeks of errors
 ROOT_CAUSE_WINDOW = 28  # baseline days of the root-cause comparison
-_NAMESPACE = uuid.UUID("5b0c3f0e-7a55-4c1e-9d2a-2f1a4d7f6e11")
 NOT_FOUND = "anomaly not found"
 
 
-class _Reply(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
-
-class RootCauseOut(_Reply):
+class RootCauseOut(Reply):
     dimension: str = Field(description="model, region or service")
     key: str
     actual: float = Field(description="Cost on the anomalous day")
@@ -49,13 +47,13 @@ class RootCauseOut(_Reply):
     first_seen: bool = Field(alias="firstSeen", description="No cost in the baseline window: new on this day")
 
 
-class Acknowledgement(_Reply):
+class Acknowledgement(Reply):
     acknowledged_by: str = Field(alias="acknowledgedBy")
     acknowledged_at: datetime = Field(alias="acknowledgedAt")
     note: str
 
 
-class AnomalyOut(_Reply):
+class AnomalyOut(Reply):
     id: str
     tenant_id: str = Field(alias="tenantId")
     date_: date = Field(alias="date")
@@ -73,7 +71,7 @@ class AnomalyOut(_Reply):
     detected_at: datetime = Field(alias="detectedAt")
 
 
-class AnomaliesResponse(_Reply):
+class AnomaliesResponse(Reply):
     tenant_id: str = Field(alias="tenantId")
     from_: date = Field(alias="from")
     to: date
@@ -82,9 +80,7 @@ class AnomaliesResponse(_Reply):
     anomalies: list[AnomalyOut]
 
 
-class AcknowledgeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AcknowledgeRequest(RequestBody):
     note: str = Field("", max_length=1000, description="Why it is fine, or what was done")
 
 
@@ -103,8 +99,66 @@ class Found:
         return self.detection.day
 
 
+# Anomaly ids are RFC 9562 UUIDv8: 88 bits of a hash of the tenant, the day, the category and the method, so an
+# acknowledgement can find the day to check from the id alone. Codes are append-only: never renumber one.
+_CATEGORY_CODES = {"AI": 1, "COMPUTE": 2, "STORAGE": 3, "EXPORT": 4, "EGRESS": 5}
+_METHOD_CODES = {"auto": 1, "statistical": 2, "threshold": 3, "seasonal": 4}
+_ID_LAYOUT = 1
+_LOW_40 = (1 << 40) - 1
+
+
+@dataclass(frozen=True)
+class AnomalyKey:
+    """What an anomaly id says: the day, category and method, and the hash of the tenant."""
+
+    day: date
+    category: str
+    method: AnomalyMethod
+    tenant_hash: int
+
+    def belongs_to(self, tenant_id: str) -> bool:
+        return _tenant_hash(tenant_id) == self.tenant_hash
+
+
+def _tenant_hash(tenant_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(tenant_id.encode(), digest_size=11).digest(), "big")
+
+
 def anomaly_id(tenant_id: str, day: date, category: str, method: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{tenant_id}|{day.isoformat()}|{category}|{method}"))
+    tenant = _tenant_hash(tenant_id)
+    value = (
+        (tenant >> 40) << 80
+        | 8 << 76  # version 8
+        | _CATEGORY_CODES[category] << 72
+        | _METHOD_CODES[method] << 68
+        | _ID_LAYOUT << 64
+        | 0b10 << 62  # RFC variant
+        | day.toordinal() << 40
+        | tenant & _LOW_40
+    )
+    return str(uuid.UUID(int=value))
+
+
+def parse_anomaly_id(value: str) -> AnomalyKey | None:
+    """The key an id encodes, or None when the text is not an anomaly id of this service."""
+    try:
+        number = uuid.UUID(value).int
+    except (ValueError, AttributeError, TypeError):
+        return None
+    categories = {code: name for name, code in _CATEGORY_CODES.items()}
+    methods = {code: name for name, code in _METHOD_CODES.items()}
+    category, method = categories.get(number >> 72 & 0xF), methods.get(number >> 68 & 0xF)
+    ordinal = number >> 40 & ((1 << 22) - 1)
+    if number >> 76 & 0xF != 8 or number >> 64 & 0xF != _ID_LAYOUT or number >> 62 & 0b11 != 0b10:
+        return None
+    if category is None or method is None or ordinal < 1:
+        return None
+    return AnomalyKey(
+        day=date.fromordinal(ordinal),
+        category=category,
+        method=method,  # type: ignore[arg-type]
+        tenant_hash=(number >> 80) << 40 | number & _LOW_40,
+    )
 
 
 def detect(
@@ -186,65 +240,78 @@ def store(
     return detected_at
 
 
-def list_anomalies(
-    client: Client,
-    tenant_id: str,
-    start: date,
-    end: date,
-    method: str,
-    *,
-    severity: str | None = None,
-    category: str | None = None,
-    direction: str | None = None,
-) -> list[AnomalyOut]:
+def acknowledgements(client: Client, tenant_id: str, ids: Sequence[str]) -> dict[str, Acknowledgement]:
+    """The first acknowledgement of each of some anomalies of a tenant."""
+    if not ids:
+        return {}
     rows = client.query(
-        f"SELECT {_SELECT} FROM (SELECT * FROM cost_anomalies FINAL "
-        "WHERE tenant_id = {tenant:String} AND anomaly_date BETWEEN {start:Date} AND {end:Date} AND method = {method:String}) AS a "
-        "LEFT JOIN (SELECT * FROM cost_anomaly_acknowledgements FINAL WHERE tenant_id = {tenant:String}) AS k "
-        "ON a.id = k.anomaly_id "
-        "WHERE a.active AND ({severity:String} = '' OR a.severity = {severity:String}) "
-        "AND ({category:String} = '' OR a.service_category = {category:String}) "
-        "AND ({direction:String} = '' OR a.direction = {direction:String}) "
-        "ORDER BY a.anomaly_date DESC, a.impact DESC",
-        parameters={
-            "tenant": tenant_id,
-            "start": start,
-            "end": end,
-            "method": method,
-            "severity": severity or "",
-            "category": category or "",
-            "direction": direction or "",
-        },
-    ).result_rows
-    return [_anomaly_out(row) for row in rows]
+        "SELECT toString(anomaly_id) AS id, acknowledged_by, acknowledged_at, note "
+        "FROM cost_anomaly_acknowledgements_v2 FINAL "
+        "WHERE tenant_id = {tenant:String} AND anomaly_id IN {ids:Array(UUID)}",
+        parameters={"tenant": tenant_id, "ids": list(ids)},
+    ).named_results()
+    return {
+        row["id"]: Acknowledgement(
+            acknowledged_by=row["acknowledged_by"], acknowledged_at=row["acknowledged_at"], note=row["note"]
+        )
+        for row in rows
+    }
 
 
-def find(client: Client, anomaly_id_: str) -> AnomalyOut | None:
-    try:
-        canonical = str(uuid.UUID(anomaly_id_))
-    except ValueError:
-        return None
-    rows = client.query(
-        f"SELECT {_SELECT} FROM (SELECT * FROM cost_anomalies FINAL WHERE id = {{id:UUID}}) AS a "
-        "LEFT JOIN (SELECT * FROM cost_anomaly_acknowledgements FINAL WHERE anomaly_id = {id:UUID}) AS k "
-        "ON a.id = k.anomaly_id WHERE a.active",
-        parameters={"id": canonical},
-    ).result_rows
-    return _anomaly_out(rows[0]) if rows else None
+def to_replies(client: Client, found: Sequence[Found], method: str, *, detected_at: datetime) -> list[AnomalyOut]:
+    """Replies for detections, with their acknowledgements, newest day first, then by impact."""
+    replies = [_anomaly_out(f, method, detected_at) for f in found]
+    by_tenant: dict[str, list[AnomalyOut]] = defaultdict(list)
+    for reply in replies:
+        by_tenant[reply.tenant_id].append(reply)
+    for tenant, tenant_replies in by_tenant.items():
+        acks = acknowledgements(client, tenant, [r.id for r in tenant_replies])
+        for reply in tenant_replies:
+            reply.acknowledged = acks.get(reply.id)
+    return sorted(replies, key=lambda r: (r.date_, r.impact), reverse=True)
 
 
-def acknowledge(client: Client, anomaly: AnomalyOut, *, by: str, note: str) -> AnomalyOut:
-    """Record who acknowledged the anomaly and when; acknowledging again keeps the first record."""
-    if anomaly.acknowledged is None:
+def acknowledge(client: Client, principal: Principal, anomaly_id_: str, *, note: str) -> AnomalyOut:
+    """Record who reviewed an anomaly and when; the first acknowledgement stands. 404 unless the caller may see
+    the anomaly and a fresh detection of its day still finds it; 403 for a reader who may not acknowledge."""
+    key = parse_anomaly_id(anomaly_id_)
+    tenant = _tenant_of(client, principal, key) if key is not None else None
+    if key is None or tenant is None:
+        raise NotFound(NOT_FOUND)
+    principal.require(Permission.ACKNOWLEDGE_ANOMALIES, tenant)
+    settings = get_settings()
+    found = detect(
+        client,
+        [tenant],
+        key.day,
+        key.day,
+        key.method,
+        min_impact_usd=settings.anomaly_min_impact_usd,
+        daily_limits=settings.anomaly_daily_limits,
+    )
+    canonical = str(uuid.UUID(anomaly_id_))
+    matching = [f for f in found if anomaly_id(f.tenant_id, f.day, f.category, key.method) == canonical]
+    if not matching:
+        raise NotFound(NOT_FOUND)
+    if canonical not in acknowledgements(client, tenant, [canonical]):
         client.insert(
-            "cost_anomaly_acknowledgements",
-            [[anomaly.tenant_id, anomaly.id, by, datetime.now(UTC), note]],
+            "cost_anomaly_acknowledgements_v2",
+            [[tenant, canonical, principal.subject, datetime.now(UTC), note]],
             column_names=["tenant_id", "anomaly_id", "acknowledged_by", "acknowledged_at", "note"],
         )
-    found = find(client, anomaly.id)
-    if found is None:
-        raise NotFound(NOT_FOUND)
-    return found
+    return to_replies(client, matching, key.method, detected_at=datetime.now(UTC))[0]
+
+
+def _tenant_of(client: Client, principal: Principal, key: AnomalyKey) -> str | None:
+    """The tenant an anomaly key belongs to, among those the caller may read (a system caller: every tenant that
+    had spend on that day); None when it is none of them."""
+    if not principal.is_system:
+        tenant = principal.tenant_id
+        return tenant if tenant is not None and key.belongs_to(tenant) else None
+    tenants = client.query(
+        "SELECT DISTINCT tenant_id FROM usage_ingest_log WHERE usage_date = {day:Date}", parameters={"day": key.day}
+    ).result_columns
+    return next((t for t in (tenants[0] if tenants else []) if key.belongs_to(t)), None)
 
 
 # --- internals -----------------------------------------------------------------------------------------
@@ -266,33 +333,25 @@ _COLUMNS = [
     "root_causes",
     "detected_at",
 ]
-_SELECT = (
-    "toString(a.id), a.tenant_id, a.anomaly_date, a.service_category, a.method, a.direction, a.severity, "
-    "a.expected_cost, a.actual_cost, a.impact, a.deviation_percent, a.score, a.root_causes, a.detected_at, "
-    "k.acknowledged_by, k.acknowledged_at, k.note, k.anomaly_id = a.id"
-)
 
 
-def _anomaly_out(row: Sequence[Any]) -> AnomalyOut:
-    deviation = row[10]
+def _anomaly_out(found: Found, method: str, detected_at: datetime) -> AnomalyOut:
+    detection = found.detection
     return AnomalyOut(
-        id=row[0],
-        tenant_id=row[1],
-        date_=row[2],
-        category=row[3],
-        method=row[4],
-        direction=row[5],
-        severity=row[6],
-        expected=row[7],
-        actual=row[8],
-        impact=row[9],
-        deviation_percent=None if deviation is None or np.isnan(deviation) else round(float(deviation), 2),
-        score=round(float(row[11]), 3),
-        root_cause=[RootCauseOut(**c) for c in json.loads(row[12] or "[]")],
-        acknowledged=Acknowledgement(acknowledged_by=row[14], acknowledged_at=row[15], note=row[16])
-        if row[17]
-        else None,
-        detected_at=row[13],
+        id=anomaly_id(found.tenant_id, found.day, found.category, method),
+        tenant_id=found.tenant_id,
+        date_=found.day,
+        category=found.category,
+        method=method,
+        direction=detection.direction,
+        severity=detection.severity,
+        expected=_money(detection.expected),
+        actual=_money(detection.actual),
+        impact=_money(detection.impact),
+        deviation_percent=round(detection.deviation_percent, 2) if detection.deviation_percent is not None else None,
+        score=round(float(detection.score), 3),
+        root_cause=[RootCauseOut(**_cause_json(c)) for c in found.causes],
+        detected_at=detected_at,
     )
 
 
@@ -363,9 +422,7 @@ def detect_and_list(
     category: str | None,
     direction: str | None,
 ) -> AnomaliesResponse:
-    """Detection runs on read (it is cheap and idempotent), so the answer always reflects the latest spend."""
-    from finops.settings import get_settings
-
+    """Detection runs on read (it is cheap), so the answer always reflects the latest spend; it stores nothing."""
     settings = get_settings()
     found = detect(
         client,
@@ -376,10 +433,14 @@ def detect_and_list(
         min_impact_usd=settings.anomaly_min_impact_usd,
         daily_limits=settings.anomaly_daily_limits,
     )
-    store(client, found, tenants=[tenant_id], start=start, end=end, method=method)
-    anomalies = list_anomalies(
-        client, tenant_id, start, end, method, severity=severity, category=category, direction=direction
-    )
+    wanted = [
+        f
+        for f in found
+        if (severity is None or f.detection.severity == severity)
+        and (category is None or f.category == category)
+        and (direction is None or f.detection.direction == direction)
+    ]
+    anomalies = to_replies(client, wanted, method, detected_at=datetime.now(UTC))
     return AnomaliesResponse(tenant_id=tenant_id, from_=start, to=end, method=method, anomalies=anomalies)
 
 
@@ -395,8 +456,6 @@ class DailyDetectionReport:
 def run_daily_detection(client: Client, *, today: date, notify: Any = None) -> DailyDetectionReport:
     """The 03:00 UTC job: yesterday, every tenant with recent spend; `notify(list[AnomalyOut])` queues alerts
     for the high-severity ones (once each: the outbox is keyed by the anomaly's id)."""
-    from finops.settings import get_settings
-
     settings = get_settings()
     yesterday = today - timedelta(days=1)
     tenants = [
@@ -415,12 +474,8 @@ def run_daily_detection(client: Client, *, today: date, notify: Any = None) -> D
         min_impact_usd=settings.anomaly_min_impact_usd,
         daily_limits=settings.anomaly_daily_limits,
     )
-    store(client, found, tenants=tenants, start=yesterday, end=yesterday, method="auto")
-    high = [
-        a
-        for t in sorted({f.tenant_id for f in found if f.detection.severity == "high"})
-        for a in list_anomalies(client, t, yesterday, yesterday, "auto", severity="high")
-    ]
+    detected_at = store(client, found, tenants=tenants, start=yesterday, end=yesterday, method="auto")
+    high = to_replies(client, [f for f in found if f.detection.severity == "high"], "auto", detected_at=detected_at)
     queued = notify(high) if notify is not None and high else 0
     return DailyDetectionReport(
         day=yesterday, tenants=len(tenants), anomalies=len(found), high=len(high), alerts_queued=queued

@@ -7,9 +7,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from pydantic import AfterValidator, Field, model_validator
 
-from finops.models.common import CURRENCY, Category, Money, TenantId
+from finops.models.common import CURRENCY, Category, Money, Reply, RequestBody, TenantId
 
 Period = Literal["daily", "monthly", "quarterly", "annual"]
 Action = Literal["notify", "alert_admins", "rate_limit", "block_ai", "block_export"]
@@ -52,11 +53,7 @@ def _default_actions() -> list[Action]:
     return ["notify"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, extra="forbid", str_strip_whitespace=True)
-
-
-class BudgetPolicy(_Model):
+class BudgetPolicy(RequestBody):
     notify_threshold: Threshold = Field(alias="notifyThreshold")
     enforce_threshold: Threshold | None = Field(None, alias="enforceThreshold")
     actions: Annotated[list[Action], AfterValidator(_unique)] = Field(default_factory=_default_actions)
@@ -86,7 +83,7 @@ class BudgetPolicy(_Model):
         return self
 
 
-class BudgetCreate(_Model):
+class BudgetCreate(RequestBody):
     tenant_id: TenantId = Field(alias="tenantId")
     name: Name
     amount: Amount
@@ -101,7 +98,7 @@ class BudgetCreate(_Model):
     services: FilterValues = Field(default_factory=list, description="Only these services (empty: all)")
 
 
-class BudgetUpdate(_Model):
+class BudgetUpdate(RequestBody):
     """A partial update; `version` (or the If-Match header) must be the budget's current version."""
 
     name: Name | None = None
@@ -116,9 +113,7 @@ class BudgetUpdate(_Model):
     version: int | None = Field(None, ge=1)
 
 
-class Budget(_Model):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
+class Budget(Reply):
     id: str
     tenant_id: str = Field(alias="tenantId")
     name: str
@@ -137,13 +132,11 @@ class Budget(_Model):
     deleted_at: datetime | None = Field(None, alias="deletedAt")
 
 
-class BudgetList(_Model):
+class BudgetList(Reply):
     budgets: list[Budget]
 
 
-class BudgetStatus(_Model):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
+class BudgetStatus(Reply):
     budget_id: str = Field(alias="budgetId")
     tenant_id: str = Field(alias="tenantId")
     name: str
@@ -171,13 +164,11 @@ class BudgetStatus(_Model):
     forecast_as_of: datetime | None = Field(None, alias="forecastAsOf")
 
 
-class BudgetStatusList(_Model):
+class BudgetStatusList(Reply):
     statuses: list[BudgetStatus]
 
 
-class BudgetEvent(_Model):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
+class BudgetEvent(Reply):
     id: str
     budget_id: str = Field(alias="budgetId")
     event_type: str = Field(alias="eventType")
@@ -193,24 +184,38 @@ class BudgetEvent(_Model):
     created_at: datetime = Field(alias="createdAt")
 
 
-class BudgetEventPage(_Model):
+class BudgetEventPage(Reply):
     events: list[BudgetEvent]
     next_cursor: str | None = Field(None, alias="nextCursor", description="Pass as `cursor` for the next page")
 
 
-class EnforcementCheck(_Model):
+# Sent by a caller that may retry a check: the retry answers the first decision and reserves nothing more.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes a retried check answer the first decision and reserve nothing more (kept 24 hours)",
+    ),
+]
+
+
+class EnforcementCheck(RequestBody):
     operation_type: OperationType = Field(alias="operationType")
     estimated_cost_usd: Decimal = Field(
         Decimal(0), alias="estimatedCostUsd", ge=0, le=Decimal("1e9"), decimal_places=6, allow_inf_nan=False
     )
 
 
-class EnforcementDecision(_Model):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
+class EnforcementDecision(Reply):
     allowed: bool
     action: Literal["allow", "rate_limit", "block"]
     rate_limit_factor: float | None = Field(None, alias="rateLimitFactor")
     reason: str
     budget_id: str | None = Field(None, alias="budgetId")
     percent_used: float | None = Field(None, alias="percentUsed")
+    degraded: bool = Field(
+        False, description="A database was unavailable: the answer follows ENFORCEMENT_FAIL_MODE, not the budgets"
+    )

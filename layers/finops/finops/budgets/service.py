@@ -9,7 +9,7 @@ the database, so the real-time path and the daily job can never both fire one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -43,8 +43,9 @@ from finops.budgets.policy import (
 )
 from finops.budgets.spend import Spend, SpendReader
 from finops.budgets.store import BudgetRecord, transaction
+from finops.db.faults import as_unavailable
 from finops.errors import InvalidRequest, NotFound, PreconditionFailed
-from finops.observability import logger
+from finops.observability import add_count, logger
 from finops.settings import get_settings
 
 if TYPE_CHECKING:
@@ -117,13 +118,18 @@ class Budgets:
 
     def update(self, principal: Principal, budget_id: str, update: BudgetUpdate, *, if_match: str | None) -> Budget:
         expected = _expected_version(update.version, if_match)
+        budget = self._visible(principal, budget_id, Permission.MANAGE_BUDGETS)
+        _require_version(budget, expected)
+        changes = _changes(budget, update)
+        if not changes:
+            return budget.to_api()
+        # A change can put spend back under a threshold (lifting enforcement) or over one: decide now, on spend
+        # read for the budget as it will be, before any row is locked.
+        today = datetime.now(UTC).date()
+        reading = self.spend_reader.spend([replace(budget, **changes)], today)[budget.id]
         with transaction(self.conn):
             budget = self._visible(principal, budget_id, Permission.MANAGE_BUDGETS, for_update=True)
-            if budget.version != expected:
-                raise PreconditionFailed(f"version {expected} is stale; the budget is at version {budget.version}")
-            changes = _changes(budget, update)
-            if not changes:
-                return budget.to_api()
+            _require_version(budget, expected)
             updated = store.update_budget(
                 self.conn, budget, changes, bump_generation=bool(_RE_ARMING_FIELDS & set(changes))
             )
@@ -136,10 +142,7 @@ class Budgets:
                 actor=principal.subject,
                 details={k: {"from": _jsonable(getattr(budget, k)), "to": _jsonable(v)} for k, v in changes.items()},
             )
-            # A change can put spend back under a threshold (lifting enforcement) or over one: decide now.
-            today = datetime.now(UTC).date()
-            spend = self.spend_reader.spend([updated], today)[updated.id]
-            self._evaluate(updated, spend, source="api", force=True)
+            self._evaluate(updated, reading, source="api", force=True)
         self.notifier.after_commit(self.conn)
         if {"notify_emails", "admin_emails"} & set(changes):
             self._sync_subscriptions(updated)
@@ -187,62 +190,121 @@ class Budgets:
 
     # --- enforcement (the platform's hot path) ------------------------------------------------------------
 
-    def check_budget(self, principal: Principal, budget_id: str, check: EnforcementCheck) -> EnforcementDecision:
-        canonical = store.parse_budget_id(budget_id)
-        with transaction(self.conn):
-            budget = store.get_budget(self.conn, canonical, for_update=True) if canonical else None
-            if (
-                budget is None
-                or budget.deleted_at is not None
-                or not principal.can(Permission.CHECK_ENFORCEMENT, budget.tenant_id)
-            ):
-                raise NotFound(NOT_FOUND)
-            decision = self._check([budget], check)
-        self.notifier.after_commit(self.conn)
-        return decision
+    def check_budget(
+        self, principal: Principal, budget_id: str, check: EnforcementCheck, *, idempotency_key: str | None = None
+    ) -> EnforcementDecision:
+        def budgets_to_weigh() -> list[BudgetRecord]:
+            return [self._visible(principal, budget_id, Permission.CHECK_ENFORCEMENT)]
 
-    def check_tenant(self, principal: Principal, tenant_id: str, check: EnforcementCheck) -> EnforcementDecision:
+        return self._enforce(f"budget:{budget_id}", budgets_to_weigh, check, idempotency_key)
+
+    def check_tenant(
+        self, principal: Principal, tenant_id: str, check: EnforcementCheck, *, idempotency_key: str | None = None
+    ) -> EnforcementDecision:
         principal.require(Permission.CHECK_ENFORCEMENT, tenant_id)
-        with transaction(self.conn):
-            budgets = store.live_budgets(self.conn, tenants=[tenant_id], for_update=True)
-            decision = self._check(budgets, check)
-        self.notifier.after_commit(self.conn)
-        return decision
+        return self._enforce(
+            f"tenant:{tenant_id}", lambda: store.live_budgets(self.conn, tenants=[tenant_id]), check, idempotency_key
+        )
 
-    def _check(self, budgets: Sequence[BudgetRecord], check: EnforcementCheck) -> EnforcementDecision:
-        """Under the budgets' row locks: bring each one's state up to date, then weigh the operation."""
-        covering = [b for b in budgets if covers(b.policy_view, check.operation_type)]
-        if not covering:
-            return strictest([])
-        now = datetime.now(UTC)
-        cached = self.spend_reader.spend(covering, now.date())
-        spend = {b.id: _freshest(b, cached[b.id]) for b in covering}
-        reserved = store.reserved_amounts(self.conn, [b.id for b in covering], now)
+    def _enforce(
+        self,
+        scope: str,
+        budgets_to_weigh: Callable[[], list[BudgetRecord]],
+        check: EnforcementCheck,
+        idempotency_key: str | None,
+    ) -> EnforcementDecision:
+        """Weigh an operation against budgets: spend is read from ClickHouse with no lock held, then, under the
+        budgets' row locks, each one's state is brought up to date with the freshest reading and the operation's
+        estimate is reserved if allowed. With an Idempotency-Key, a retried check answers the first decision and
+        reserves nothing more. A database that is down gives the configured degraded answer instead of an error."""
+        fingerprint = f"{check.operation_type}|{check.estimated_cost_usd.normalize()}"
+        try:
+            if idempotency_key is not None and (answer := self._replay(scope, idempotency_key, fingerprint)):
+                return answer
+            budgets = budgets_to_weigh()
+            covering = [b for b in budgets if covers(b.policy_view, check.operation_type)]
+            now = datetime.now(UTC)
+            readings = self.spend_reader.spend(covering, now.date()) if covering else {}
+            with transaction(self.conn):
+                if idempotency_key is not None and not store.claim_idempotency_key(
+                    self.conn, scope, idempotency_key, fingerprint
+                ):
+                    replayed = None  # a concurrent duplicate committed first: answer what it answered
+                else:
+                    decision = self._decide_locked(covering, readings, check, now)
+                    if idempotency_key is not None:
+                        store.save_idempotent_decision(
+                            self.conn, scope, idempotency_key, decision.model_dump(mode="json", by_alias=True)
+                        )
+                    replayed = decision
+            if replayed is None:
+                answer = self._replay(scope, idempotency_key or "", fingerprint)
+                assert answer is not None
+                return answer
+        except Exception as error:
+            if (unavailable := as_unavailable(error)) is None:
+                raise
+            return _degraded(unavailable.dependency)
+        self.notifier.after_commit(self.conn)
+        return replayed
+
+    def _replay(self, scope: str, key: str, fingerprint: str) -> EnforcementDecision | None:
+        stored = store.idempotent_decision(self.conn, scope, key)
+        if stored is None:
+            return None
+        if stored.fingerprint != fingerprint:
+            raise InvalidRequest(
+                "this Idempotency-Key was used for a different check; use a new key for a new operation",
+                field="Idempotency-Key",
+                location="header",
+            )
+        return EnforcementDecision.model_validate(stored.decision)
+
+    def _decide_locked(
+        self,
+        covering: Sequence[BudgetRecord],
+        readings: dict[str, Spend],
+        check: EnforcementCheck,
+        now: datetime,
+    ) -> EnforcementDecision:
+        """In the caller's transaction: lock the budgets, evaluate each with the freshest spend reading, weigh the
+        operation with what is reserved, and reserve its estimate if it is allowed."""
+        locked = store.lock_budgets(self.conn, covering)
+        weighed = [b for b in covering if (current := locked.get(b.id)) is not None and current.deleted_at is None]
+        reserved = store.reserved_amounts(self.conn, [b.id for b in weighed], now)
         decisions = []
-        for budget in covering:
-            self._evaluate(budget, spend[budget.id], source="realtime")
-            if spend[budget.id].period is None:  # not started yet
+        for read in weighed:
+            budget = locked[read.id]
+            spend = _freshest(budget, _reading_for(budget, read, readings[read.id]))
+            self._evaluate(budget, spend, source="realtime")
+            if spend.period is None:  # not started yet
                 continue
-            projected = spend[budget.id].amount + reserved.get(budget.id, Decimal(0)) + check.estimated_cost_usd
+            projected = spend.amount + reserved.get(budget.id, Decimal(0)) + check.estimated_cost_usd
             decisions.append(decide(budget.policy_view, check.operation_type, percent_used(projected, budget.amount)))
         decision = strictest(decisions)
-        if decision.allowed and check.estimated_cost_usd > 0:
+        if decision.allowed and check.estimated_cost_usd > 0 and weighed:
             expires = now + timedelta(seconds=get_settings().reservation_ttl_seconds)
             store.add_reservations(
-                self.conn, [b.id for b in covering], check.estimated_cost_usd, check.operation_type, expires
+                self.conn, [b.id for b in weighed], check.estimated_cost_usd, check.operation_type, expires
             )
         return decision
 
     def evaluate_tenants(self, tenants: Sequence[str]) -> int:
         """Right after ingestion: bring the tenants' budgets up to date so thresholds fire within seconds,
-        not at the next nightly run. Returns the number of events fired."""
+        not at the next nightly run. Spend is read with no lock held. Returns the number of events fired."""
+        budgets = store.live_budgets(self.conn, tenants=tenants)
+        if not budgets:
+            return 0
+        readings = self.spend_reader.spend(budgets, datetime.now(UTC).date())
         fired = 0
         with transaction(self.conn):
-            budgets = store.live_budgets(self.conn, tenants=tenants, for_update=True)
-            if budgets:
-                spend = self.spend_reader.spend(budgets, datetime.now(UTC).date())
-                for budget in budgets:
-                    fired += len(self._evaluate(budget, spend[budget.id], source="realtime"))
+            locked = store.lock_budgets(self.conn, budgets)
+            for read in budgets:
+                budget = locked.get(read.id)
+                if budget is None or budget.deleted_at is not None:
+                    continue
+                spend = _freshest(budget, _reading_for(budget, read, readings[read.id]))
+                fired += len(self._evaluate(budget, spend, source="realtime"))
         if fired:
             self.notifier.after_commit(self.conn)
         return fired
@@ -301,10 +363,14 @@ class Budgets:
         snapshots: list[store.Snapshot] = []
         events: list[store.NewEvent] = []
         for budget in budgets:
-            current, budget_spend = locked.get(budget.id), spend[budget.id]
-            if current is None or current.deleted_at is not None or budget_spend.period is None:
+            current = locked.get(budget.id)
+            if current is None or current.deleted_at is not None or spend[budget.id].period is None:
                 continue
-            period = budget_spend.period
+            # The reading was taken before the forecasts; a fresher one saved meanwhile (by an ingestion or an
+            # enforcement check) wins, so no threshold is lifted on stale spend.
+            budget_spend = _freshest(current, _reading_for(current, budget, spend[budget.id]))
+            period = spend[budget.id].period
+            assert period is not None  # checked above; _freshest keeps it
             percent = percent_used(budget_spend.amount, current.amount)
             due, evaluation = _due(current, budget_spend)
             if evaluation is not None:
@@ -352,7 +418,7 @@ class Budgets:
         for event in events:
             event_id = recorded.get((event.budget.id, event.event_type))
             if event_id is not None:
-                event_period = spend[event.budget.id].period
+                event_period = spend[event.budget.id].period  # _freshest keeps the period
                 assert event_period is not None and event.spent is not None and event.percent_used is not None
                 self._enqueue_alerts(
                     event.budget,
@@ -388,16 +454,17 @@ class Budgets:
                 if locked is None or locked.deleted_at is not None or spend[budget.id].period is None:
                     self.conn.run("RELEASE SAVEPOINT budget")
                     continue
-                events = len(self._evaluate(locked, spend[budget.id], source="daily_check"))
-                events += self._record_forecast(locked, spend[budget.id], forecasts.get(budget.id), forecast_as_of)
+                budget_spend = _freshest(locked, _reading_for(locked, budget, spend[budget.id]))
+                events = len(self._evaluate(locked, budget_spend, source="daily_check"))
+                events += self._record_forecast(locked, budget_spend, forecasts.get(budget.id), forecast_as_of)
                 store.upsert_spend_snapshots(
                     self.conn,
                     [
                         store.Snapshot(
                             budget=locked,
-                            period_start=spend[budget.id].period.start,  # type: ignore[union-attr]
-                            spent=spend[budget.id].amount,
-                            percent=percent_used(spend[budget.id].amount, locked.amount),
+                            period_start=budget_spend.period.start,  # type: ignore[union-attr]
+                            spent=budget_spend.amount,
+                            percent=percent_used(budget_spend.amount, locked.amount),
                         )
                     ],
                     snapshot_date=today,
@@ -625,19 +692,39 @@ def _forecast_details(forecast: BudgetForecast) -> dict[str, Any]:
     }
 
 
-def _freshest(budget: BudgetRecord, cached: Spend) -> Spend:
-    """The container's cached spend, unless the budget row holds a newer and higher reading of the same period
-    (saved by an evaluation elsewhere: right after an ingestion, say). So a check never answers from spend
-    older than the state the row records, and never "lifts" an enforcement it merely has not seen yet."""
+def _freshest(budget: BudgetRecord, reading: Spend) -> Spend:
+    """The fresher of a spend reading and the one the locked budget row holds (saved by any path: an ingestion,
+    a check in another container, the daily check). So the stored spend never moves back to an older reading,
+    and a lift of enforcement is only ever decided on spend at least as fresh as the decision it reverses."""
     if (
-        cached.period is not None
+        reading.period is not None
         and budget.spend_as_of is not None
-        and budget.period_start == cached.period.start
-        and budget.spend_as_of > cached.as_of
-        and budget.spent > cached.amount
+        and budget.period_start == reading.period.start
+        and budget.spend_as_of > reading.as_of
     ):
-        return Spend(budget.spent, budget.spend_as_of, cached.period)
-    return cached
+        return Spend(budget.spent, budget.spend_as_of, reading.period)
+    return reading
+
+
+def _reading_for(locked: BudgetRecord, read: BudgetRecord, reading: Spend) -> Spend:
+    """A reading taken for the budget as it was read before locking; if it changed meanwhile (filters, amount,
+    period), the reading may not match it: fall back to what its row holds (saved by that change)."""
+    if locked.version == read.version or reading.period is None:
+        return reading
+    return Spend(locked.spent, locked.spend_as_of or reading.as_of, reading.period)
+
+
+def _degraded(dependency: str) -> EnforcementDecision:
+    """The answer when a database is down, by ENFORCEMENT_FAIL_MODE; counted in EnforcementDegraded."""
+    allow = get_settings().enforcement_fail_mode == "allow"
+    logger.warning("enforcement degraded", extra={"dependency": dependency, "allowed": allow})
+    add_count("EnforcementDegraded", 1)
+    return EnforcementDecision(
+        allowed=allow,
+        action="allow" if allow else "block",
+        reason=f"degraded: {dependency} is unavailable; {'allowed (fail open)' if allow else 'denied (fail closed)'}",
+        degraded=True,
+    )
 
 
 def _as_stored(amount: Decimal) -> Decimal:
@@ -652,6 +739,11 @@ def _same_period(budget: BudgetRecord, spend: Spend) -> bool:
         and spend.period is not None
         and spend.period.start <= budget.forecast_as_of.date() <= spend.period.end
     )
+
+
+def _require_version(budget: BudgetRecord, expected: int) -> None:
+    if budget.version != expected:
+        raise PreconditionFailed(f"version {expected} is stale; the budget is at version {budget.version}")
 
 
 def _expected_version(body_version: int | None, if_match: str | None) -> int:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -96,12 +96,12 @@ class BudgetRecord:
             regions=list(self.regions),
             services=list(self.services),
             policy=BudgetPolicy(
-                notify_threshold=self.notify_threshold,
-                enforce_threshold=self.enforce_threshold,
+                notifyThreshold=self.notify_threshold,
+                enforceThreshold=self.enforce_threshold,
                 actions=list(self.actions),  # type: ignore[arg-type]
-                notify_emails=list(self.notify_emails),
-                admin_emails=list(self.admin_emails),
-                rate_limit_factor=self.rate_limit_factor,
+                notifyEmails=list(self.notify_emails),
+                adminEmails=list(self.admin_emails),
+                rateLimitFactor=self.rate_limit_factor,
             ),
             start_date=self.start_date,
             version=self.version,
@@ -479,6 +479,57 @@ def add_reservations(
 
 def purge_expired_reservations(conn: Connection, now: datetime) -> None:
     conn.run("DELETE FROM finops_budget_reservations WHERE expires_at <= :now", now=now)
+    conn.run(
+        "DELETE FROM finops_enforcement_checks WHERE created_at < :since",
+        since=now - timedelta(hours=IDEMPOTENCY_KEY_HOURS),
+    )
+
+
+# How long an enforcement check's Idempotency-Key is remembered (a retry comes within seconds or minutes).
+IDEMPOTENCY_KEY_HOURS = 24
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    fingerprint: str
+    decision: dict[str, Any]
+
+
+def claim_idempotency_key(conn: Connection, scope: str, key: str, fingerprint: str) -> bool:
+    """Take the key for this check inside the caller's transaction; False when another check holds it (a
+    concurrent duplicate blocks here until the first commits, then finds the key taken)."""
+    rows = conn.run(
+        "INSERT INTO finops_enforcement_checks (scope, idempotency_key, fingerprint) VALUES (:scope, :key, :fp) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+        scope=scope,
+        key=key,
+        fp=fingerprint,
+    )
+    return bool(rows)
+
+
+def save_idempotent_decision(conn: Connection, scope: str, key: str, decision: dict[str, Any]) -> None:
+    conn.run(
+        "UPDATE finops_enforcement_checks SET decision = CAST(:decision AS jsonb) "
+        "WHERE scope = :scope AND idempotency_key = :key",
+        scope=scope,
+        key=key,
+        decision=json.dumps(decision),
+    )
+
+
+def idempotent_decision(conn: Connection, scope: str, key: str) -> StoredDecision | None:
+    """The decision a check with this key answered, if one did (and is still remembered)."""
+    rows = conn.run(
+        "SELECT fingerprint, decision FROM finops_enforcement_checks "
+        "WHERE scope = :scope AND idempotency_key = :key AND decision IS NOT NULL",
+        scope=scope,
+        key=key,
+    )
+    if not rows:
+        return None
+    fingerprint, decision = rows[0]
+    return StoredDecision(fingerprint, decision if isinstance(decision, dict) else json.loads(decision))
 
 
 @dataclass(frozen=True)

@@ -62,21 +62,22 @@ class RatedEvent:
     rate_card_version: int
 
 
-def authorize_batch(principal: Principal, raw_events: Sequence[Any]) -> None:
-    """403 for the whole batch if it names a tenant the caller may not ingest for (nothing is stored)."""
-    tenants = {e.get("tenantId") for e in raw_events if isinstance(e, dict) and isinstance(e.get("tenantId"), str)}
-    for tenant in tenants:
+def authorize_events(principal: Principal, events: Sequence[tuple[int, UsageEvent]]) -> None:
+    """403 for the whole batch (nothing is stored) if a parsed event belongs to a tenant the caller may not ingest
+    for. The decision is made on the validated tenant that would be written, never on the raw request."""
+    for tenant in sorted({event.tenant_id for _, event in events}):
         principal.require(Permission.INGEST, tenant)
-    if not tenants and not principal.is_system:
+    if not events and not principal.is_system:  # a user still learns nothing by sending only invalid events
         principal.require(Permission.INGEST, principal.tenant_id)
 
 
-def ingest(client: Client, card: RateCard, raw_events: Sequence[Any], *, now: datetime | None = None) -> IngestResult:
-    now = now or datetime.now(UTC)
+def validate_events(
+    raw_events: Sequence[Any], *, now: datetime
+) -> tuple[list[tuple[int, UsageEvent]], list[RejectedEvent]]:
+    """Each event on its own: the valid ones with their index, and the rejected ones with their index and reason."""
     settings = get_settings()
     earliest = now - timedelta(days=settings.max_event_age_days)
     latest = now + timedelta(seconds=settings.max_clock_skew_seconds)
-
     rejected: list[RejectedEvent] = []
     valid: list[tuple[int, UsageEvent]] = []
     for index, raw in enumerate(raw_events):
@@ -97,7 +98,21 @@ def ingest(client: Client, card: RateCard, raw_events: Sequence[Any], *, now: da
             )
             continue
         valid.append((index, event))
+    return valid, rejected
 
+
+def ingest(
+    client: Client,
+    card: RateCard,
+    raw_events: Sequence[Any],
+    *,
+    principal: Principal,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Validate, authorize (on the parsed events), drop duplicates, rate and store a batch in one insert."""
+    now = now or datetime.now(UTC)
+    valid, rejected = validate_events(raw_events, now=now)
+    authorize_events(principal, valid)
     fresh, duplicates = _drop_duplicates(client, valid)
 
     flagged: list[FlaggedEvent] = []

@@ -5,16 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import Field, model_serializer, model_validator
 
-from finops.models.common import CURRENCY, Money, TenantId
-
-
-class _Reply(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+from finops.models.common import CURRENCY, Money, Reply, RequestBody, TenantId
 
 
-class CostRow(_Reply):
+class CostRow(Reply):
     period: date = Field(description="First day of the period")
     key: str | None = Field(None, description="The group's value (absent without groupBy)")
     cost: Money
@@ -27,7 +23,7 @@ class CostRow(_Reply):
         return data
 
 
-class CostsResponse(_Reply):
+class CostsResponse(Reply):
     tenant_id: str = Field(alias="tenantId")
     from_: date = Field(alias="from")
     to: date
@@ -38,13 +34,13 @@ class CostsResponse(_Reply):
     rows: list[CostRow]
 
 
-class ShareRow(_Reply):
+class ShareRow(Reply):
     key: str
     cost: Money
     share: float = Field(description="Share of the period's total, 0 to 1")
 
 
-class BreakdownResponse(_Reply):
+class BreakdownResponse(Reply):
     tenant_id: str = Field(alias="tenantId")
     from_: date = Field(alias="from")
     to: date
@@ -54,7 +50,7 @@ class BreakdownResponse(_Reply):
     rows: list[ShareRow]
 
 
-class Driver(_Reply):
+class Driver(Reply):
     dimension: str = Field(description="category, model, region or service")
     key: str
     cost: Money
@@ -63,7 +59,7 @@ class Driver(_Reply):
     change_percent: float | None = Field(None, alias="changePercent", description="null when the previous cost was 0")
 
 
-class TopDriversResponse(_Reply):
+class TopDriversResponse(Reply):
     tenant_id: str = Field(alias="tenantId")
     from_: date = Field(alias="from")
     to: date
@@ -72,13 +68,13 @@ class TopDriversResponse(_Reply):
     drivers: list[Driver]
 
 
-class PeriodTotal(_Reply):
+class PeriodTotal(Reply):
     from_: date = Field(alias="from")
     to: date
     total: Money
 
 
-class MonthToDate(_Reply):
+class MonthToDate(Reply):
     from_: date = Field(alias="from")
     to: date
     total: Money
@@ -86,7 +82,7 @@ class MonthToDate(_Reply):
     days_in_month: int = Field(alias="daysInMonth")
 
 
-class SummaryResponse(_Reply):
+class SummaryResponse(Reply):
     tenant_id: str = Field(alias="tenantId")
     from_: date = Field(alias="from")
     to: date
@@ -99,10 +95,8 @@ class SummaryResponse(_Reply):
     month_to_date: MonthToDate = Field(alias="monthToDate")
 
 
-class AggregateRequest(BaseModel):
+class AggregateRequest(RequestBody):
     """Either `date`, or `from` and `to` (inclusive, at most 400 days)."""
-
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     date_: date | None = Field(None, alias="date")
     from_: date | None = Field(None, alias="from")
@@ -128,13 +122,13 @@ class AggregateRequest(BaseModel):
         return [date.fromordinal(o) for o in range(self.from_.toordinal(), self.to.toordinal() + 1)]
 
 
-class AggregatedDay(_Reply):
+class AggregatedDay(Reply):
     date_: date = Field(alias="date")
     fact_rows: int = Field(alias="factRows")
     seconds: float
 
 
-class AggregateResponse(_Reply):
+class AggregateResponse(Reply):
     tenant_id: str | None = Field(None, alias="tenantId")
     repriced: bool
     days: list[AggregatedDay]

@@ -22,11 +22,11 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from clickhouse_connect.driver.client import Client
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from finops.costs.meters import METERS_BY_NAME, Meter
 from finops.errors import InvalidRequest
-from finops.models.common import CURRENCY, Money
+from finops.models.common import CURRENCY, Money, Reply, RequestBody
 
 DEFAULT_KEY = "*"
 COST_QUANTUM = Decimal("0.000000000001")  # 12 decimals, as stored
@@ -198,9 +198,7 @@ def rate_card_response(card: RateCard, as_of: date) -> RateCardResponse:
 # --- API models ----------------------------------------------------------------------------------------
 
 
-class RateCardEntry(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
+class RateCardEntry(Reply):
     version: int = 0
     effective_from: date = Field(alias="effectiveFrom")
     meter: str
@@ -210,9 +208,7 @@ class RateCardEntry(BaseModel):
     source: str = ""
 
 
-class NewPrice(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
-
+class NewPrice(RequestBody):
     meter: str = Field(description="One of the meters, e.g. input_tokens, output_tokens, vcpu_seconds, egress_gb")
     price_key: str = Field(
         DEFAULT_KEY,
@@ -224,17 +220,13 @@ class NewPrice(BaseModel):
     unit_price: Decimal = Field(alias="unitPrice", ge=0, le=Decimal("1000000"), decimal_places=12)
 
 
-class PublishRateCardRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
-
+class PublishRateCardRequest(RequestBody):
     effective_from: date = Field(alias="effectiveFrom")
     source: str = Field(min_length=1, max_length=500, description="Where these prices come from")
     prices: list[NewPrice] = Field(min_length=1, max_length=5000)
 
 
-class RateCardResponse(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
+class RateCardResponse(Reply):
     as_of: date = Field(alias="asOf")
     currency: str
     prices: list[RateCardEntry]

@@ -10,19 +10,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from finops.models.common import Category, TenantId
+from finops.models.common import Category, Reply, RequestBody, TenantId
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 Count = Annotated[int, Field(ge=0, le=10**15, strict=True)]
 Quantity = Annotated[Decimal, Field(ge=0, le=Decimal("1e15"), decimal_places=9, allow_inf_nan=False)]
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, str_strip_whitespace=True
-    )
+class _Event(RequestBody):
+    model_config = ConfigDict(frozen=True)
 
     event_id: str = Field(
         alias="eventId",
@@ -114,9 +112,7 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class TelemetryBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TelemetryBatch(RequestBody):
     events: list[dict[str, Any]] = Field(
         min_length=1,
         max_length=5000,
@@ -129,19 +125,17 @@ class TelemetryBatch(BaseModel):
     )
 
 
-class RejectedEvent(BaseModel):
+class RejectedEvent(Reply):
     index: int
     error: str
 
 
-class FlaggedEvent(BaseModel):
+class FlaggedEvent(Reply):
     index: int
     warning: str
 
 
-class IngestResult(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
+class IngestResult(Reply):
     accepted: int
     duplicates: int
     rejected: list[RejectedEvent]

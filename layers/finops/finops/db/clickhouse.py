@@ -36,6 +36,10 @@ def connect(database: str | None = None) -> Client:
     kwargs: dict[str, Any] = {}
     if database:
         kwargs["database"] = database
+    # The engine stops a query at max_execution_time (TIMEOUT_EXCEEDED); over HTTP the socket waits a little
+    # longer, so the server's error comes first. Both are answered 503 by finops.db.faults.
+    query_timeout = settings.clickhouse_query_timeout_seconds
+    kwargs["settings"] = {"max_execution_time": query_timeout}
     if url.startswith("chdb://"):
         path = url.removeprefix("chdb://")
         if path and path != "memory":
@@ -43,7 +47,12 @@ def connect(database: str | None = None) -> Client:
         return clickhouse_connect.get_client(interface="chdb", **kwargs)
     if settings.clickhouse_secret_arn:
         kwargs.update(_credentials(settings.clickhouse_secret_arn))
-    return clickhouse_connect.get_client(dsn=url, **kwargs)
+    return clickhouse_connect.get_client(
+        dsn=url,
+        connect_timeout=settings.clickhouse_connect_timeout_seconds,
+        send_receive_timeout=query_timeout + 2,
+        **kwargs,
+    )
 
 
 def reset_client() -> None:

@@ -47,6 +47,16 @@ def get_connection() -> pg8000.native.Connection:
 def connect(*, schema: str | None = None) -> pg8000.native.Connection:
     settings = get_settings()
     params = _connection_params()
+    # The socket timeout covers connecting and a server that stops answering; the server-side timeouts make
+    # PostgreSQL give up on a slow statement or a lock it cannot get (both answered 503 by finops.db.faults).
+    # The socket waits a little longer than a statement may run, so the server's clearer error comes first.
+    params["timeout"] = max(
+        settings.postgres_connect_timeout_seconds, settings.postgres_statement_timeout_ms / 1000 + 2
+    )
+    params["startup_params"] = {
+        "statement_timeout": str(settings.postgres_statement_timeout_ms),
+        "lock_timeout": str(settings.postgres_lock_timeout_ms),
+    }
     connection = pg8000.native.Connection(**params)
     schema = schema or settings.database_schema
     connection.run(f"CREATE SCHEMA IF NOT EXISTS {schema}")  # schema name validated by the settings pattern

@@ -6,18 +6,14 @@ from datetime import date, timedelta
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from finops.costs.queries import CostReader, CostScope
 from finops.forecasting.engine import Forecast, Method, forecast
-from finops.models.common import CURRENCY
+from finops.models.common import CURRENCY, Reply
 
 
-class _Reply(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
-
-class ForecastPointOut(_Reply):
+class ForecastPointOut(Reply):
     date_: date = Field(alias="date")
     value: float
     lower80: float
@@ -26,7 +22,7 @@ class ForecastPointOut(_Reply):
     upper95: float
 
 
-class ForecastTotalOut(_Reply):
+class ForecastTotalOut(Reply):
     value: float
     lower80: float
     upper80: float
@@ -34,7 +30,7 @@ class ForecastTotalOut(_Reply):
     upper95: float
 
 
-class AccuracyOut(_Reply):
+class AccuracyOut(Reply):
     mape: float | None = Field(description="Mean absolute percentage error of the backtest (null if an actual was 0)")
     smape: float = Field(description="Symmetric MAPE, 0-200 (scale-free, defined on zero days)")
     mase: float | None = Field(description="Mean absolute scaled error vs the seasonal-naive forecast (<1: better)")
@@ -45,7 +41,7 @@ class AccuracyOut(_Reply):
     points: int = Field(description="Backtest (day, forecast) pairs scored")
 
 
-class ForecastResponse(_Reply):
+class ForecastResponse(Reply):
     tenant_id: str = Field(alias="tenantId")
     category: str | None
     as_of: date = Field(alias="asOf", description="History ends the day before")

@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 CURRENCY = "USD"
 
@@ -32,3 +32,17 @@ def _money_to_json(value: Decimal) -> float:
 
 
 Money = Annotated[Decimal, PlainSerializer(_money_to_json, return_type=float, when_used="json")]
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: it accepts exactly the documented (camelCase) names. A field's Python name
+    (`tenant_id` for `tenantId`) is an unknown key like any other, rejected with a 422 naming it, so what is
+    authorized is always what is parsed and stored."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=False, validate_by_alias=True, str_strip_whitespace=True)
+
+
+class Reply(BaseModel):
+    """Base of every reply: built in code by field name, written out by alias (camelCase)."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
