@@ -121,9 +121,12 @@ class Api:
         query: dict[str, str] | None = None,
         body: Any = None,
         path_parameters: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         module = load_function(function)
-        event = http_api_event(method, path, query=query, body=body, claims=auth, path_parameters=path_parameters)
+        event = http_api_event(
+            method, path, query=query, body=body, claims=auth, path_parameters=path_parameters, headers=headers
+        )
         response = module.lambda_handler(event, LambdaContext(function_name=function))
         return response["statusCode"], decode_body(response), response.get("headers") or {}
 

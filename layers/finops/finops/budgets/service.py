@@ -90,11 +90,31 @@ class Notifier:
                 logger.exception("publishing notifications failed; they stay pending")
 
 
-@dataclass
 class Budgets:
-    conn: Connection
-    spend_reader: SpendReader
-    notifier: Notifier = field(default_factory=Notifier)
+    """The budget use cases. The PostgreSQL connection is taken on first use (`connect`), so a request that
+    fails to reach the database fails inside a use case, where enforcement can answer in degraded mode."""
+
+    def __init__(
+        self,
+        *,
+        spend_reader: SpendReader,
+        notifier: Notifier | None = None,
+        conn: Connection | None = None,
+        connect: Callable[[], Connection] | None = None,
+    ) -> None:
+        if (conn is None) == (connect is None):
+            raise ValueError("give either a connection or a way to connect")
+        self.spend_reader = spend_reader
+        self.notifier = notifier or Notifier()
+        self._conn = conn
+        self._connect = connect
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            assert self._connect is not None
+            self._conn = self._connect()
+        return self._conn
 
     # --- configuration -------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -48,15 +48,18 @@ def current_period(budget: BudgetRecord, today: date) -> BudgetPeriod | None:
 class SpendReader:
     """Reads the spend of budgets' current periods; results younger than `max_age_seconds` are reused."""
 
-    def __init__(self, client: Client, *, max_age_seconds: float = 0.0) -> None:
-        self._client = client
+    def __init__(self, client: Client | Callable[[], Client], *, max_age_seconds: float = 0.0) -> None:
+        # A factory is called on first use, so a ClickHouse that is down fails a read, not the wiring.
+        self._client_or_factory = client
         self._max_age = max_age_seconds
         self._cache: dict[tuple[tuple[str, tuple[Range, ...]], ...], tuple[float, datetime, SpendRows]] = {}
         self._lock = threading.Lock()
 
     @property
     def client(self) -> Client:
-        return self._client
+        if callable(self._client_or_factory):
+            self._client_or_factory = self._client_or_factory()
+        return self._client_or_factory
 
     def spend(self, budgets: Sequence[BudgetRecord], today: date) -> dict[str, Spend]:
         periods = {b.id: current_period(b, today) for b in budgets}
@@ -108,7 +111,7 @@ class SpendReader:
         boundaries = {
             t: sorted({r[0] for r in ranges[t]} | {r[1] + timedelta(days=1) for r in ranges[t]}) for t in tenants
         }
-        rows_sql, params = effective_rows(self._client, tenants, start, end)
+        rows_sql, params = effective_rows(self.client, tenants, start, end)
         params["seg_tenants"] = tenants
         params["seg_index"] = list(range(1, len(tenants) + 1))
         params["seg_bounds"] = [boundaries[t] for t in tenants]
@@ -119,7 +122,7 @@ class SpendReader:
             f"AS segment, sum(billed_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3, 4, 5, 6"
         )
         segments: dict[tuple[str, str, str, str, str], dict[int, Decimal]] = {}
-        for tenant, category, model, region, service, segment, cost in self._client.query(
+        for tenant, category, model, region, service, segment, cost in self.client.query(
             sql, parameters=params
         ).result_rows:
             segments.setdefault((tenant, category, model, region, service), {})[segment] = cost

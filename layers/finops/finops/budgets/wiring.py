@@ -18,12 +18,12 @@ from finops.settings import get_settings
 
 @lru_cache(maxsize=1)
 def _spend_reader() -> SpendReader:
-    return SpendReader(get_client(), max_age_seconds=get_settings().spend_cache_seconds)
+    return SpendReader(get_client, max_age_seconds=get_settings().spend_cache_seconds)
 
 
 def budgets(*, cached_spend: bool = True) -> Budgets:
-    reader = _spend_reader() if cached_spend else SpendReader(get_client())
-    return Budgets(conn=get_connection(), spend_reader=reader, notifier=notifier())
+    reader = _spend_reader() if cached_spend else SpendReader(get_client)
+    return Budgets(connect=get_connection, spend_reader=reader, notifier=notifier())
 
 
 def forget() -> None:
