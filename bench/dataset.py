@@ -271,10 +271,10 @@ def insert_raw_events(
 _FACTS = f"""
 INSERT INTO cost_facts (tenant_id, charge_period_start, service_category, service_subcategory, model, region_id,
                         service_name, billed_cost, consumed_quantity, pricing_unit, event_count,
-                        fallback_priced_events, aggregated_at)
+                        fallback_priced_events, events_through, aggregated_at)
 SELECT tenant_id, day, category, meter, model, region, service,
        toDecimal128(quantity * price, 12), quantity, unit, events, if(priced_by = 'fallback', events, 0),
-       toDateTime64(day + 1, 6, 'UTC') + toIntervalHour(1)
+       toDateTime64(day + 1, 6, 'UTC') + toIntervalMinute(30), toDateTime64(day + 1, 6, 'UTC') + toIntervalHour(1)
 FROM (
     SELECT tenant_id, day, category, meter, model, region, service, unit, price, events, priced_by,
            toDecimal128(toUInt64(events * mean * (0.9 + 0.2 * {_U.format(args="tenant_idx, kind_idx, day, i")})), 9)
@@ -293,14 +293,7 @@ FROM (
 )
 """
 
-# The watermark and ingest-log rows of an aggregated day: everything ingested was aggregated.
-_WATERMARKS = """
-INSERT INTO cost_aggregation_watermarks (tenant_id, usage_date, events_through, aggregated_at, repriced)
-SELECT t.tenant_id, d.day, toDateTime64(d.day + 1, 6, 'UTC') + toIntervalMinute(30),
-       toDateTime64(d.day + 1, 6, 'UTC') + toIntervalHour(1), false
-FROM (SELECT DISTINCT tenant_id FROM bench_kinds) AS t
-CROSS JOIN (SELECT {last:Date} - number AS day FROM numbers({days:UInt32})) AS d
-"""
+# The ingest-log rows of an aggregated day: everything ingested was aggregated (the facts hold up to 00:30).
 _INGEST_LOG = """
 INSERT INTO usage_ingest_log (tenant_id, usage_date, last_ingested_at)
 SELECT t.tenant_id, d.day, toDateTime64(d.day + 1, 6, 'UTC') + toIntervalMinute(5)
@@ -310,14 +303,13 @@ CROSS JOIN (SELECT {last:Date} - number AS day FROM numbers({days:UInt32})) AS d
 
 
 def insert_cost_facts(client: Client, *, last: date, days: int) -> float:
-    """Cost facts, watermarks and ingest-log rows for `days` days ending `last`; returns the seconds it took."""
+    """Cost facts and ingest-log rows for `days` days ending `last`; returns the seconds it took."""
     started = time.perf_counter()
     # One month at a time keeps each INSERT's memory small.
     for first in range(0, days, 31):
         span = min(31, days - first)
         end = date.fromordinal(last.toordinal() - first)
         client.command(_FACTS, parameters={"last": end, "days": span, "horizon": last})
-    client.command(_WATERMARKS, parameters={"last": last, "days": days})
     client.command(_INGEST_LOG, parameters={"last": last, "days": days})
     return time.perf_counter() - started
 

@@ -135,8 +135,8 @@ def loaded_range(client: Client, today: date) -> tuple[date, date] | None:
     (its events come back as duplicates) instead of being taken as done.
     """
     row = client.query(
-        "SELECT count(), min(usage_date), max(usage_date) FROM cost_aggregation_watermarks "
-        "WHERE tenant_id = {tenant:String} AND usage_date < {today:Date}",
+        "SELECT count(), min(charge_period_start), max(charge_period_start) FROM cost_facts "
+        "WHERE tenant_id = {tenant:String} AND charge_period_start < {today:Date}",
         parameters={"tenant": TENANT, "today": today},
     ).result_rows[0]
     return (row[1], row[2]) if row[0] else None

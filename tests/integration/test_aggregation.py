@@ -159,7 +159,7 @@ def test_aggregation_permissions_and_bad_requests(clickhouse, api):
     assert status == 422 and "400" in body["detail"][0]["msg"]
 
 
-def test_a_re_run_with_a_longer_settle_time_never_moves_the_watermark_back(clickhouse, api, monkeypatch):
+def test_a_re_run_with_a_longer_settle_time_never_moves_the_cutoff_back(clickhouse, api, monkeypatch):
     # Given a day aggregated with no settle time (everything ingested is in the facts)
     day = days_ago(1)
     ingest(api, [event(day=day, costUsd="2") for _ in range(3)])
@@ -168,8 +168,111 @@ def test_a_re_run_with_a_longer_settle_time_never_moves_the_watermark_back(click
     monkeypatch.setenv("AGGREGATION_SETTLE_SECONDS", "3600")
     reload_settings()
     aggregate(api, {"date": str(day)})
-    clickhouse.command("OPTIMIZE TABLE cost_aggregation_watermarks FINAL")
     clickhouse.command("OPTIMIZE TABLE cost_facts FINAL")
     # Then the day still counts every event once
     assert costs(api, "acme", day, day)["total"] == 6
     assert sum(f[6] for f in facts(clickhouse)) == Decimal(6)
+
+
+class Recorder:
+    """Wraps the layer's ClickHouse client: after every statement an aggregation sends, runs `probe` (a reader),
+    and may make the run die right after its n-th statement, as a Lambda killed by its time-out would."""
+
+    def __init__(self, client, probe, *, die_after: int | None = None):
+        self._client, self._probe, self._die_after = client, probe, die_after
+        self.statements = 0
+        self.seen = []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def command(self, *args, **kwargs):
+        result = self._client.command(*args, **kwargs)
+        self.statements += 1
+        self.seen.append(self._probe())
+        if self._die_after is not None and self.statements >= self._die_after:
+            raise TimeoutError("killed")
+        return result
+
+
+def two_days_with_late_telemetry(api):
+    """Two days aggregated, then late telemetry for both: the next run has facts to replace and live events."""
+    days = [days_ago(2), days_ago(1)]
+    ingest(api, [event(day=d, costUsd="1.25") for d in days for _ in range(4)])
+    aggregate(api, {"from": str(days[0]), "to": str(days[1])})
+    ingest(api, [event(day=d, costUsd="0.5", model=m) for d in days for m in ("gpt-4o", "o3")])
+    return days
+
+
+def test_readers_see_the_same_total_at_every_step_of_a_run(clickhouse, api):
+    """Found by the review: between the facts and the watermark statements every reader counted the day twice."""
+    from finops.costs.aggregation import aggregate_days
+
+    days = two_days_with_late_telemetry(api)
+    expected = Decimal(2 * (4 * Decimal("1.25") + 2 * Decimal("0.5")))
+    recorder = Recorder(clickhouse, lambda: Decimal(str(costs(api, "acme", days[0], days[1])["total"])))
+    aggregate_days(recorder, days, settle_seconds=0)
+    assert recorder.statements >= 2 and set(recorder.seen) == {expected}
+
+
+@pytest.mark.parametrize("die_after", [1, 2, 3])
+def test_a_run_killed_after_any_statement_leaves_correct_totals_and_the_next_run_completes_it(
+    clickhouse, api, die_after
+):
+    from finops.costs.aggregation import aggregate_days, days_needing_aggregation
+
+    days = two_days_with_late_telemetry(api)
+    expected = 2 * (4 * 1.25 + 2 * 0.5)
+    recorder = Recorder(clickhouse, lambda: None, die_after=die_after)
+    with pytest.raises(TimeoutError):
+        aggregate_days(recorder, days, settle_seconds=0)
+    assert costs(api, "acme", days[0], days[1])["total"] == expected
+    # The daily job finds what the dead run left undone (statements: facts of day 1, its row count, facts of
+    # day 2, ...), and finishes it
+    assert bool(days_needing_aggregation(clickhouse, since=days[0], until=days[1])) == (die_after < 3)
+    run_scheduled("run_daily_aggregation", 1)
+    assert days_needing_aggregation(clickhouse, since=days[0], until=days[1]) == []
+    assert costs(api, "acme", days[0], days[1])["total"] == expected
+    assert sum(f[6] for f in facts(clickhouse)) == Decimal(str(expected))  # all of it in the facts now
+
+
+def test_two_runs_of_the_same_day_that_race_agree(clickhouse, api):
+    """Run B started first (older clock) but writes last, after run A: whichever rows win, the day counts once."""
+    from datetime import UTC, datetime
+
+    from finops.costs.aggregation import aggregate_days
+
+    day = days_ago(1)
+    ingest(api, [event(day=day, costUsd="3") for _ in range(2)])
+    started = datetime.now(UTC)
+    ingest(api, [event(day=day, costUsd="4")])  # after B's clock, before A's
+    aggregate_days(clickhouse, [day], settle_seconds=0)  # run A: holds all three events
+    aggregate_days(clickhouse, [day], settle_seconds=0, now=started)  # run B: its clock says only two
+    assert costs(api, "acme", day, day)["total"] == 10
+    clickhouse.command("OPTIMIZE TABLE cost_facts FINAL")
+    assert costs(api, "acme", day, day)["total"] == 10
+
+
+def test_facts_written_before_the_cutoff_column_take_their_runs_watermark(clickhouse):
+    """The migration that moved cut-offs into the fact rows: an older row gets the watermark of its own run."""
+    from pathlib import Path
+
+    from finops.db.migrate import split_statements
+
+    clickhouse.command(
+        "INSERT INTO cost_aggregation_watermarks (tenant_id, usage_date, events_through, aggregated_at, repriced) "
+        "VALUES ('acme', '2026-01-02', '2026-01-03 00:05:00', '2026-01-03 01:00:00', false)"
+    )
+    clickhouse.command(
+        "INSERT INTO cost_facts (tenant_id, charge_period_start, service_category, service_subcategory, model, "
+        "region_id, service_name, billed_cost, consumed_quantity, pricing_unit, event_count, fallback_priced_events, "
+        "aggregated_at) VALUES ('acme', '2026-01-02', 'AI', 'input_tokens', 'gpt-4o', 'us-east-1', 'chat', 5, 1, "
+        "'1M tokens', 1, 0, '2026-01-03 01:00:00')"
+    )
+    migration = Path(__file__).parents[2] / "sql" / "clickhouse" / "007_cost_facts_cutoff.sql"
+    for statement in split_statements(migration.read_text())[1:]:  # the column exists already
+        clickhouse.command(statement)
+    rows = clickhouse.query(
+        "SELECT toString(events_through), billed_cost FROM cost_facts FINAL WHERE tenant_id = 'acme'"
+    ).result_rows
+    assert rows == [("2026-01-03 00:05:00.000000", Decimal(5))]

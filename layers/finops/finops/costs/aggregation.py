@@ -1,10 +1,14 @@
-"""Aggregation: build the daily cost facts of some days from the raw events, idempotently.
+"""Aggregation: build the daily cost facts of some days from the raw events, idempotently and atomically.
 
 A run for a day reads the day's events ingested up to a cut-off (its start minus a settle time, so an insert
-still in flight is never half-read), writes one fact row per tenant, category, meter, model, region and
-service with a newer `aggregated_at` (ReplacingMergeTree keeps the newest), and records the cut-off as the
-day's watermark. Events ingested after the watermark stay visible through the live path of the queries
-until the day is aggregated again, so nothing is missing in between and nothing is counted twice.
+still in flight is never half-read) and writes, in ONE statement, one fact row per tenant, category, meter,
+model, region and service, each carrying that cut-off (`events_through`) and a newer `aggregated_at`
+(ReplacingMergeTree keeps the newest). Readers add, live, only the events of a row's key ingested after the
+row's own cut-off (finops.costs.queries), so whichever version of a row a reader sees, the total is the same:
+mid-run, after a run that crashed halfway, and while two runs of the same day race. Nothing else is written.
+
+A day's cut-off never moves back: a run with a shorter settle time (or an older clock) than the previous one
+keeps the previous cut-off, so the set of days a reader must scan for live events only ever shrinks.
 
 Re-pricing (`reprice=True`) first re-rates the day's raw events with the rate card in effect on that day
 (caller-priced events keep their cost), then aggregates as usual: a later plain re-run keeps the new prices.
@@ -21,21 +25,20 @@ from clickhouse_connect.driver.client import Client
 from finops.costs.meters import METERS_BY_NAME
 from finops.costs.rate_card import RateCard
 
-# A day's cut-off never moves back: a run with a shorter settle time (or an older clock) than the previous
-# one keeps the previous watermark, so the events the existing facts hold are never counted live again.
 _CUTOFFS = """
 SELECT tenant_id, greatest({through_us:Int64}, max(toUnixTimestamp64Micro(events_through))) AS cut
-FROM cost_aggregation_watermarks
-WHERE usage_date = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String})
+FROM cost_facts FINAL
+WHERE charge_period_start = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String})
 GROUP BY tenant_id
 """
 
 _FACTS_FROM_EVENTS = f"""
 INSERT INTO cost_facts (tenant_id, charge_period_start, service_category, service_subcategory, model, region_id,
                         service_name, billed_cost, consumed_quantity, pricing_unit, event_count,
-                        fallback_priced_events, aggregated_at)
+                        fallback_priced_events, events_through, aggregated_at)
 SELECT tenant_id, usage_date, service_category, meter, model, region_id, service_name,
-       sum(cost), sum(quantity), any(unit), count(), countIf(priced_by = 'fallback'), {{aggregated_at:DateTime64(6, 'UTC')}}
+       sum(cost), sum(quantity), any(unit), count(), countIf(priced_by = 'fallback'),
+       fromUnixTimestamp64Micro(any(cut), 'UTC'), {{aggregated_at:DateTime64(6, 'UTC')}}
 FROM (
     SELECT e.*, if(c.cut = 0, {{through_us:Int64}}, c.cut) AS cut
     FROM (SELECT * FROM usage_events FINAL
@@ -54,26 +57,16 @@ WHERE charge_period_start = {day:Date} AND aggregated_at = {aggregated_at:DateTi
   AND ({tenant:String} = '' OR tenant_id = {tenant:String})
 """
 
-_WATERMARKS = f"""
-INSERT INTO cost_aggregation_watermarks (tenant_id, usage_date, events_through, aggregated_at, repriced)
-SELECT i.tenant_id, i.usage_date, fromUnixTimestamp64Micro(if(c.cut = 0, {{through_us:Int64}}, c.cut), 'UTC'),
-       {{aggregated_at:DateTime64(6, 'UTC')}}, {{repriced:Bool}}
-FROM (SELECT tenant_id, usage_date FROM usage_ingest_log
-      WHERE usage_date = {{day:Date}} AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})
-      GROUP BY tenant_id, usage_date) AS i
-LEFT JOIN ({_CUTOFFS}) AS c ON i.tenant_id = c.tenant_id
-"""
-
-# Days (before today) whose newest events are newer than what their facts hold: never aggregated, or late
-# telemetry arrived after the last aggregation.
+# Days (before today) with events newer than some fact row of theirs holds: never aggregated, or late telemetry
+# arrived after the last aggregation (or a run stopped halfway).
 _DAYS_NEEDING_AGGREGATION = """
 SELECT DISTINCT i.usage_date
 FROM (SELECT tenant_id, usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
       WHERE usage_date BETWEEN {since:Date} AND {until:Date} GROUP BY tenant_id, usage_date) AS i
-LEFT JOIN (SELECT tenant_id, usage_date, max(events_through) AS through FROM cost_aggregation_watermarks
-           WHERE usage_date BETWEEN {since:Date} AND {until:Date} GROUP BY tenant_id, usage_date) AS w
-  ON i.tenant_id = w.tenant_id AND i.usage_date = w.usage_date
-WHERE i.last > w.through
+LEFT JOIN (SELECT tenant_id, charge_period_start AS usage_date, min(events_through) AS through FROM cost_facts FINAL
+           WHERE charge_period_start BETWEEN {since:Date} AND {until:Date} GROUP BY tenant_id, usage_date) AS f
+  ON i.tenant_id = f.tenant_id AND i.usage_date = f.usage_date
+WHERE i.last > f.through
 ORDER BY i.usage_date
 """
 
@@ -132,7 +125,6 @@ def aggregate_days(
         through_us = int((at - timedelta(seconds=settle_seconds)).timestamp() * 1_000_000)
         params = {"day": day, "tenant": tenant_id or "", "through_us": through_us, "aggregated_at": at}
         client.command(_FACTS_FROM_EVENTS, parameters=params)
-        client.command(_WATERMARKS, parameters={**params, "repriced": reprice})
         written = client.command(_FACT_ROWS_WRITTEN, parameters=params)
         results.append(DayAggregated(day=day, fact_rows=int(str(written or 0)), seconds=time.perf_counter() - started))
     return results

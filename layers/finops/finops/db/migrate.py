@@ -6,7 +6,8 @@ Cluster: `--cluster NAME` renders the same files for a replicated, sharded clust
   plus a `Distributed` table under the original name, sharded by `cityHash64(tenant_id)` so each tenant's
   rows, merges and FINAL de-duplication stay on one shard;
 - a table without `tenant_id` (the rate card) is replicated to every node under its own name;
-- materialized views are created on every node and read and write the `_local` tables.
+- materialized views are created on every node and read and write the `_local` tables;
+- `ALTER TABLE` of a sharded table alters both the `_local` tables and the `Distributed` one.
 The application queries the original names either way.
 
 Usage: python -m finops.db.migrate [--sql-dir sql/clickhouse] [--cluster NAME --print]
@@ -28,6 +29,7 @@ MIGRATIONS_TABLE = "schema_migrations"
 _FILE_PATTERN = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\n?\(", re.IGNORECASE)
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS", re.IGNORECASE)
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (\w+) ", re.IGNORECASE)
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
 
@@ -163,6 +165,14 @@ def render_for_cluster(statements: tuple[str, ...] | list[str], cluster: str, sh
             for table in sharded:
                 ddl = re.sub(rf"\bFROM {table}\b", f"FROM {table}_local", ddl)
             rendered.append(ddl)
+        elif alter_match := _ALTER_TABLE.match(statement):
+            # A sharded table changes in both its forms: the local tables and the Distributed one over them.
+            table = alter_match.group(1)
+            targets = [f"{table}_local", table] if table in sharded else [table]
+            rendered += [
+                statement.replace(alter_match.group(0), f"ALTER TABLE {target} ON CLUSTER '{cluster}' ", 1)
+                for target in targets
+            ]
         else:
             rendered.append(statement)
     return rendered
