@@ -97,7 +97,8 @@ def test_alerts_raised_while_sns_is_down_are_published_once_by_the_daily_check(
     publisher.sns_client.cache_clear()
     spend(api, 85)
     assert postgres.run("SELECT count(*) FROM finops_notification_outbox WHERE published_at IS NULL") == [[1]]
-    # When SNS is back and the daily check runs (twice)
+    # When SNS is back and the daily check runs (twice), after the row's back-off has passed
+    postgres.run("UPDATE finops_notification_outbox SET next_attempt_at = now() - interval '1 second'")
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     publisher.sns_client.cache_clear()
     wiring.budgets(cached_spend=False).daily_check()

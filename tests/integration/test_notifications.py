@@ -4,7 +4,7 @@ import json
 import threading
 import urllib.request
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import boto3
@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto.server import ThreadedMotoServer
 
 from finops.db import postgres as postgres_db
-from finops.notifications.messages import compose_budget_alert, enqueue
+from finops.notifications.messages import compose_budget_alert
+from finops.notifications.outbox import enqueue
 from finops.notifications.publisher import publish_pending
 from finops.notifications.subscriptions import remove_budget_subscriptions, sync_email_subscriptions
 from local.aws_resources import ensure_local_notification_resources, read_local_notifications
@@ -86,6 +87,11 @@ def outbox(conn):
         }
         for r in rows
     ]
+
+
+def later(hours: float = 2) -> datetime:
+    """A moment when every backed-off row is due again."""
+    return datetime.now(UTC) + timedelta(hours=hours)
 
 
 class FailingSns:
@@ -186,9 +192,10 @@ def test_when_sns_is_down_rows_stay_pending_and_a_later_run_sends_each_once(post
     assert all(not r["published"] and "Could not connect" in r["last_error"] for r in rows)
     assert drain(sqs, queue) == []
 
-    # When SNS is back, each is sent exactly once
-    assert publish_pending(postgres, sns, topics).published == 2
+    # Not before they are due again (back-off); when SNS is back and they are due, each is sent exactly once
     assert publish_pending(postgres, sns, topics).published == 0
+    assert publish_pending(postgres, sns, topics, now=later()).published == 2
+    assert publish_pending(postgres, sns, topics, now=later()).published == 0
     sent = [json.loads(m["Body"])["eventId"] for m in drain(sqs, queue)]
     assert sorted(sent) == sorted([first, second])
     assert [r["attempts"] for r in outbox(postgres)] == [2, 2]
@@ -226,7 +233,7 @@ def test_a_topic_without_an_arn_stays_pending_with_a_clear_error(postgres, sns, 
     assert len(drain(sqs, queue)) == 1
 
     # Once the ARN is configured, it goes out
-    assert publish_pending(postgres, sns, topics).published == 1
+    assert publish_pending(postgres, sns, topics, now=later()).published == 1
     assert len(drain(sqs, queue)) == 1
 
 

@@ -42,6 +42,10 @@ class Settings(BaseModel):
     alerts_topic_arn: str | None = Field(None, alias="ALERTS_TOPIC_ARN")
     admin_topic_arn: str | None = Field(None, alias="ADMIN_TOPIC_ARN")
 
+    # The notification outbox: failed tries back off (30 s doubling, at most an hour apart); after this many the
+    # row is parked as dead (kept, alarmed, no longer tried).
+    outbox_max_attempts: int = Field(15, alias="OUTBOX_MAX_ATTEMPTS", ge=1, le=100)
+
     # Budgets: how long cached spend may be reused on the enforcement hot path, and how long an allowed
     # operation's estimated cost counts toward its budgets before ingested spend is expected to show it.
     # What an enforcement check answers when PostgreSQL or ClickHouse is down: `allow` (fail open, the reply says

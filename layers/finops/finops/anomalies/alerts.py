@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pg8000.native import Connection
 
 from finops.anomalies.service import AnomalyOut
-from finops.notifications.messages import OutboxMessage, build_message, enqueue, fit_subject, to_json_safe
+from finops.notifications.messages import OutboxMessage, build_message, fit_subject, to_json_safe
+from finops.notifications.outbox import enqueue
 
 EVENT_TYPE = "anomaly"
 SEVERITY = "critical"  # only high-severity anomalies are sent

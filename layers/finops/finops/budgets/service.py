@@ -79,8 +79,6 @@ class Notifier:
     """Where alerts go after a commit; without topics configured, outbox rows simply stay pending."""
 
     publish: Callable[[Connection, bool], None] | None = None  # (connection, whole backlog?)
-    sync_subscriptions: Callable[[Connection, BudgetRecord], None] | None = None
-    remove_subscriptions: Callable[[Connection, str], None] | None = None
 
     def after_commit(self, conn: Connection, *, backlog: bool = False) -> None:
         if self.publish is not None:
@@ -125,7 +123,8 @@ class Budgets:
             store.record_event(
                 self.conn, budget, event_type="created", severity="info", source="api", actor=principal.subject
             )
-        self._sync_subscriptions(budget)
+            _enqueue_subscriptions(self.conn, budget, _topics_with_emails(budget))
+        self.notifier.after_commit(self.conn)
         return budget.to_api()
 
     def get(self, principal: Principal, budget_id: str) -> Budget:
@@ -163,9 +162,8 @@ class Budgets:
                 details={k: {"from": _jsonable(getattr(budget, k)), "to": _jsonable(v)} for k, v in changes.items()},
             )
             self._evaluate(updated, reading, source="api", force=True)
+            _enqueue_subscriptions(self.conn, updated, [t for t, column in _EMAIL_COLUMNS.items() if column in changes])
         self.notifier.after_commit(self.conn)
-        if {"notify_emails", "admin_emails"} & set(changes):
-            self._sync_subscriptions(updated)
         return store.get_budget(self.conn, updated.id).to_api()  # type: ignore[union-attr]
 
     def delete(self, principal: Principal, budget_id: str, *, hard: bool) -> None:
@@ -186,8 +184,11 @@ class Budgets:
                 store.hard_delete(self.conn, budget)
             else:
                 store.soft_delete(self.conn, budget)
-        if self.notifier.remove_subscriptions is not None:
-            self.notifier.remove_subscriptions(self.conn, budget.id)
+            # Nobody is mailed about a deleted budget: its subscriptions go, through the outbox, so an SNS error
+            # after this commit is retried rather than leaving a subscription behind.
+            topics = set(_topics_with_emails(budget)) | set(store.subscribed_topics(self.conn, budget.id))
+            _enqueue_subscriptions(self.conn, budget, sorted(topics))
+        self.notifier.after_commit(self.conn)
 
     # --- status and audit trail ---------------------------------------------------------------------------
 
@@ -595,7 +596,8 @@ class Budgets:
     ) -> None:
         if event_type == "period_rollover":
             return
-        from finops.notifications.messages import compose_budget_alert, enqueue
+        from finops.notifications.messages import compose_budget_alert
+        from finops.notifications.outbox import enqueue
 
         topics = (["alerts"] if "notify" in budget.actions else []) + (
             ["admin"] if "alert_admins" in budget.actions else []
@@ -650,12 +652,20 @@ class Budgets:
         principal.require(permission, budget.tenant_id)
         return budget
 
-    def _sync_subscriptions(self, budget: BudgetRecord) -> None:
-        if self.notifier.sync_subscriptions is not None:
-            try:
-                self.notifier.sync_subscriptions(self.conn, budget)
-            except Exception:
-                logger.exception("syncing email subscriptions failed", extra={"budget_id": budget.id})
+
+# The topic each of a budget's address lists is mailed on.
+_EMAIL_COLUMNS = {"alerts": "notify_emails", "admin": "admin_emails"}
+
+
+def _topics_with_emails(budget: BudgetRecord) -> list[str]:
+    return [topic for topic, column in _EMAIL_COLUMNS.items() if getattr(budget, column)]
+
+
+def _enqueue_subscriptions(conn: Connection, budget: BudgetRecord, topics: Sequence[str]) -> None:
+    if topics:
+        from finops.notifications.outbox import enqueue_subscription_sync
+
+        enqueue_subscription_sync(conn, budget_id=budget.id, tenant_id=budget.tenant_id, topics=topics)
 
 
 def _status(budget: BudgetRecord, spend: Spend, today: date) -> BudgetStatus:

@@ -477,6 +477,14 @@ def add_reservations(
     )
 
 
+def subscribed_topics(conn: Connection, budget_id: str) -> list[str]:
+    """The topics on which the budget has e-mail subscriptions recorded."""
+    rows = conn.run(
+        "SELECT DISTINCT topic FROM finops_budget_subscriptions WHERE budget_id = CAST(:id AS uuid)", id=budget_id
+    )
+    return sorted(str(row[0]) for row in rows)
+
+
 def purge_expired_reservations(conn: Connection, now: datetime) -> None:
     conn.run("DELETE FROM finops_budget_reservations WHERE expires_at <= :now", now=now)
     conn.run(

@@ -9,7 +9,6 @@ from pg8000.native import Connection
 
 from finops.budgets.service import Budgets, Notifier
 from finops.budgets.spend import SpendReader
-from finops.budgets.store import BudgetRecord
 from finops.db.clickhouse import get_client
 from finops.db.postgres import get_connection
 from finops.notifications.publisher import topic_arns_from_settings
@@ -37,29 +36,13 @@ def notifier() -> Notifier:
         return Notifier()
 
     def publish(conn: Connection, backlog: bool) -> None:
-        from finops.notifications.publisher import publish_pending, sns_client
+        from finops.notifications.publisher import drain_outbox, publish_pending, sns_client, sync_pending_subscriptions
 
-        if not backlog:
-            # On a request path: a few rows, and give up at once if SNS is unreachable (the daily check retries).
-            publish_pending(conn, sns_client(), topics, limit=20, max_consecutive_connection_errors=1)
+        if backlog:
+            drain_outbox(conn, sns_client(), topics)
             return
-        while (report := publish_pending(conn, sns_client(), topics)).published and report.still_pending:
-            pass  # the whole backlog, in batches, until it is empty or SNS stops accepting
+        # On a request path: a few rows, and give up at once if SNS is unreachable (the drainer retries).
+        publish_pending(conn, sns_client(), topics, limit=20, max_consecutive_connection_errors=1)
+        sync_pending_subscriptions(conn, sns_client(), topics, limit=10)
 
-    def sync(conn: Connection, budget: BudgetRecord) -> None:
-        from finops.notifications.publisher import sns_client
-        from finops.notifications.subscriptions import sync_email_subscriptions
-
-        for topic, emails in (("alerts", budget.notify_emails), ("admin", budget.admin_emails)):
-            if topics[topic]:
-                sync_email_subscriptions(
-                    conn, sns_client(), topics[topic], budget_id=budget.id, topic=topic, emails=list(emails)
-                )
-
-    def remove(conn: Connection, budget_id: str) -> None:
-        from finops.notifications.publisher import sns_client
-        from finops.notifications.subscriptions import remove_budget_subscriptions
-
-        remove_budget_subscriptions(conn, sns_client(), budget_id)
-
-    return Notifier(publish=publish, sync_subscriptions=sync, remove_subscriptions=remove)
+    return Notifier(publish=publish)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from finops.models.common import CURRENCY
 
 if TYPE_CHECKING:
-    import pg8000.native
+    pass
 
 Topic = Literal["alerts", "admin"]
 Severity = Literal["info", "warning", "critical"]
@@ -224,42 +224,6 @@ def sns_message(body_text: str, body_json: Mapping[str, Any]) -> str:
     """The `Message` for `MessageStructure='json'`: readable text for email, the JSON for everything else."""
     machine = json.dumps(body_json, separators=(",", ":"), ensure_ascii=False)
     return json.dumps({"default": machine, "email": body_text, "sqs": machine, "lambda": machine})
-
-
-def enqueue(
-    conn: pg8000.native.Connection,
-    message: OutboxMessage,
-    *,
-    event_id: str,
-    tenant_id: str,
-    budget_id: str | None,
-    event_type: str,
-    severity: str,
-) -> None:
-    """Add `message` to the outbox in the caller's transaction (no BEGIN/COMMIT here: the notification must
-    commit or roll back with the event that causes it). Enqueuing the same event and topic twice is a no-op."""
-    # The columns route and label the message: they must say what its JSON says.
-    expected = {"eventId": event_id, "tenantId": tenant_id, "eventType": event_type, "severity": severity}
-    if "budgetId" in message.body_json:
-        expected["budgetId"] = str(budget_id)
-    for key, value in expected.items():
-        if str(message.body_json.get(key)) != str(value):
-            raise ValueError(f"message {key} {message.body_json.get(key)!r} does not match {value!r}")
-    conn.run(
-        "INSERT INTO finops_notification_outbox (event_id, topic, tenant_id, budget_id, event_type, severity, "
-        "subject, body_text, body_json) VALUES (CAST(:event_id AS uuid), :topic, :tenant_id, CAST(:budget_id AS uuid), "
-        ":event_type, :severity, :subject, :body_text, CAST(:body_json AS jsonb)) "
-        "ON CONFLICT (event_id, topic) DO NOTHING",
-        event_id=str(event_id),
-        topic=message.topic,
-        tenant_id=tenant_id,
-        budget_id=str(budget_id) if budget_id else None,
-        event_type=event_type,
-        severity=severity,
-        subject=message.subject,
-        body_text=message.body_text,
-        body_json=json.dumps(message.body_json),
-    )
 
 
 def to_json_safe(value: Any) -> Any:

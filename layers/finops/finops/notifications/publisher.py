@@ -1,27 +1,39 @@
-"""Publish the notification outbox to SNS: nothing lost when SNS is down, each event sent once.
+"""Do the notification outbox: publish messages to SNS and bring e-mail subscriptions in step; nothing lost when
+SNS is down, each message sent once, nothing stuck behind a message that never goes through.
 
-"Exactly once", precisely: every outbox row is published until SNS accepts it once, and then never again.
-Rows are taken oldest first, one at a time, with `SELECT ... FOR UPDATE SKIP LOCKED`, so two publishers
-running at the same time (the daily check and the real-time path, two Lambda containers) never take the same
-row; each row is committed as soon as it is handled, so a crash loses nothing. The one gap no outbox can
-close: a crash after SNS accepted a message but before its row's UPDATE committed re-publishes that single
-row on the next run. The event id travels in the message (`eventId` attribute and JSON) so consumers
-drop that duplicate.
+"Exactly once", precisely: every message row is published until SNS accepts it once, and then never again.
+Rows are taken in the order they are due, one at a time, with `SELECT ... FOR UPDATE SKIP LOCKED`, so two
+publishers running at the same time (the drainer, the daily check, a request path, two Lambda containers) never
+take the same row; each row is committed as soon as it is handled, so a crash loses nothing. The one gap no
+outbox can close: a crash after SNS accepted a message but before its row's UPDATE committed re-publishes that
+single row on the next run. The event id travels in the message (`eventId` attribute and JSON) so consumers drop
+that duplicate.
 
-A failure (SNS unreachable, throttled, a wrong topic ARN) leaves the row pending with `attempts` + 1 and
-`last_error`; the next run retries it. `attempts` counts every try, successful or not. A row whose topic
-has no ARN configured is not tried: it waits, with a `last_error` naming the setting to fill in.
+A failure (SNS unreachable, throttled, a wrong topic ARN, a message SNS refuses) leaves the row pending with
+`attempts` + 1, `last_error`, and a `next_attempt_at` that backs off (30 s, doubling, at most an hour): rows due
+later never hold up the others, so one poison message cannot block the queue. After OUTBOX_MAX_ATTEMPTS
+failures the row is parked as dead (`dead_at`): kept, counted in the OutboxDeadMessages metric, and no longer
+tried. `attempts` counts every try, successful or not. A row whose topic has no ARN configured is not tried: it
+waits, with a `last_error` naming the setting to fill in.
+
+Subscription rows are done the same way, except that they are leased (marked tried and due again in a few
+minutes) rather than locked while SNS is called, since the subscription code runs its own short transactions.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
+from finops.db.faults import as_unavailable
 from finops.notifications.messages import message_attributes, sns_message
-from finops.observability import logger
+from finops.notifications.outbox import OutboxHealth, outbox_health
+from finops.observability import add_count, logger, metrics
 from finops.settings import get_settings
 
 if TYPE_CHECKING:
@@ -63,6 +75,7 @@ def publish_pending(
     *,
     limit: int = 500,
     max_consecutive_connection_errors: int = 3,
+    now: datetime | None = None,
 ) -> PublishReport:
     """Publish up to `limit` pending outbox rows, oldest first. Must be called outside a transaction (it
     commits each row as it goes). After `max_consecutive_connection_errors` rows in a row fail because SNS
@@ -70,6 +83,7 @@ def publish_pending(
     Rows of a topic with no ARN in `topic_arns` are not tried: they keep waiting, marked with a `last_error`
     that names the missing setting (once, so a run in the request path costs nothing for them)."""
     require_no_transaction(conn)
+    now = now or datetime.now(UTC)
     arns = {topic: arn for topic, arn in topic_arns.items() if arn}
     configured = list(arns)
     _mark_unrouted(conn, [topic for topic in _TOPIC_SETTING if topic not in arns])
@@ -81,11 +95,12 @@ def publish_pending(
             rows = conn.run(
                 "SELECT id, event_id, topic, tenant_id, budget_id, event_type, severity, subject, body_text, body_json "
                 "FROM finops_notification_outbox "
-                "WHERE published_at IS NULL AND topic = ANY(CAST(:topics AS text[])) "
-                "AND NOT (id = ANY(CAST(:tried AS uuid[]))) "
-                "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                "WHERE kind = 'message' AND published_at IS NULL AND dead_at IS NULL AND next_attempt_at <= :now "
+                "AND topic = ANY(CAST(:topics AS text[])) AND NOT (id = ANY(CAST(:tried AS uuid[]))) "
+                "ORDER BY next_attempt_at, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
                 topics=configured,
                 tried=tried,
+                now=now,
             )
             if not rows:
                 conn.run("COMMIT")
@@ -99,11 +114,7 @@ def publish_pending(
                     message_id=message_id,
                 )
             else:
-                conn.run(
-                    "UPDATE finops_notification_outbox SET attempts = attempts + 1, last_error = :error WHERE id = :id",
-                    id=row_id,
-                    error=error[:_MAX_ERROR_LENGTH],
-                )
+                _record_failure(conn, row_id, error, now)
             conn.run("COMMIT")
         except BaseException:
             conn.run("ROLLBACK")
@@ -118,8 +129,119 @@ def publish_pending(
         if connection_errors >= max_consecutive_connection_errors:
             logger.warning("SNS unreachable: stopping this publish run", extra={"failedInARow": connection_errors})
             break
-    still_pending = conn.run("SELECT count(*) FROM finops_notification_outbox WHERE published_at IS NULL")[0][0]
+    still_pending = conn.run(
+        "SELECT count(*) FROM finops_notification_outbox "
+        "WHERE kind = 'message' AND published_at IS NULL AND dead_at IS NULL"
+    )[0][0]
     return PublishReport(published=published, failed=failed, still_pending=int(still_pending))
+
+
+def _record_failure(conn: pg8000.native.Connection, row_id: Any, error: str, now: datetime) -> None:
+    """One more failed try: back off, or park the row as dead after the last allowed attempt."""
+    rows = conn.run(
+        "UPDATE finops_notification_outbox SET attempts = attempts + 1, last_error = :error, "
+        "next_attempt_at = CAST(:now AS timestamptz) + least(interval '1 hour', interval '30 seconds' * power(2, attempts)), "
+        "dead_at = CASE WHEN attempts + 1 >= :max_attempts THEN CAST(:now AS timestamptz) END "
+        "WHERE id = :id RETURNING dead_at IS NOT NULL, event_id, kind, topic, budget_id, attempts",
+        id=row_id,
+        error=error[:_MAX_ERROR_LENGTH],
+        now=now,
+        max_attempts=get_settings().outbox_max_attempts,
+    )
+    if rows and rows[0][0]:
+        _, event_id, kind, topic, budget_id, attempts = rows[0]
+        logger.error(
+            "outbox row parked as dead: it is kept, and no longer tried until requeued",
+            extra={
+                "eventId": str(event_id),
+                "kind": kind,
+                "topic": topic,
+                "budgetId": str(budget_id),
+                "attempts": attempts,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    done: int
+    failed: int
+
+
+def sync_pending_subscriptions(
+    conn: pg8000.native.Connection,
+    sns_client: SNSClient,
+    topic_arns: dict[str, str | None],
+    *,
+    limit: int = 200,
+    budget_id: str | None = None,
+    now: datetime | None = None,
+) -> SyncReport:
+    """Bring e-mail subscriptions in step for up to `limit` due subscription rows (of one budget, if given). Each
+    row is leased for a few minutes before SNS is called, so a crash leaves it to be retried, and the budget's
+    addresses are read when the row is done: the newest state of the budget always wins."""
+    from finops.notifications.subscriptions import sync_email_subscriptions
+
+    require_no_transaction(conn)
+    now = now or datetime.now(UTC)
+    arns = {topic: arn for topic, arn in topic_arns.items() if arn}
+    done = failed = 0
+    for _ in range(limit):
+        leased = conn.run(
+            "UPDATE finops_notification_outbox SET next_attempt_at = CAST(:now AS timestamptz) + interval '5 minutes' "
+            "WHERE id = (SELECT id FROM finops_notification_outbox WHERE kind = 'subscriptions' "
+            "AND published_at IS NULL AND dead_at IS NULL AND next_attempt_at <= :now "
+            "AND topic = ANY(CAST(:topics AS text[])) AND (CAST(:budget AS uuid) IS NULL OR budget_id = CAST(:budget AS uuid)) "
+            "ORDER BY next_attempt_at, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            "RETURNING id, budget_id, topic, created_at",
+            now=now,
+            topics=list(arns),
+            budget=budget_id,
+        )
+        if not leased:
+            break
+        row_id, row_budget, topic, created_at = leased[0]
+        try:
+            sync_email_subscriptions(
+                conn,
+                sns_client,
+                arns[topic],
+                budget_id=str(row_budget),
+                topic=topic,
+                emails=_current_emails(conn, str(row_budget), topic),
+            )
+        except Exception as error:
+            logger.warning("subscription change not done", extra={"budgetId": str(row_budget), "error": str(error)})
+            conn.run("BEGIN")
+            _record_failure(conn, row_id, f"{type(error).__name__}: {error}", now)
+            conn.run("COMMIT")
+            failed += 1
+            if as_unavailable(error) is not None:
+                break  # SNS (or the database) is unreachable: leave the rest for the next run
+            continue
+        # Done, and so are the older requests for the same budget and topic (they asked for an older state).
+        conn.run(
+            "UPDATE finops_notification_outbox SET published_at = CAST(:now AS timestamptz), last_error = NULL, "
+            "attempts = attempts + CASE WHEN id = :id THEN 1 ELSE 0 END "
+            "WHERE kind = 'subscriptions' AND budget_id = CAST(:budget AS uuid) AND topic = :topic "
+            "AND published_at IS NULL AND (id = :id OR created_at < :created_at)",
+            now=now,
+            budget=str(row_budget),
+            topic=topic,
+            id=row_id,
+            created_at=created_at,
+        )
+        done += 1
+    return SyncReport(done=done, failed=failed)
+
+
+def _current_emails(conn: pg8000.native.Connection, budget_id: str, topic: str) -> list[str]:
+    """The addresses the budget mails on `topic` now: none once it is deleted (or gone)."""
+    column = "notify_emails" if topic == "alerts" else "admin_emails"
+    rows = conn.run(
+        f"SELECT {column} FROM finops_budgets WHERE id = CAST(:id AS uuid) AND deleted_at IS NULL", id=budget_id
+    )
+    return list(rows[0][0] or []) if rows else []
 
 
 def _mark_unrouted(conn: pg8000.native.Connection, topics: list[str]) -> None:
@@ -176,3 +298,36 @@ def require_no_transaction(conn: pg8000.native.Connection) -> None:
     # pg8000 tracks the server's transaction status (its DB-API layer checks the same attribute).
     if getattr(conn, "_transaction_status", b"I") in (b"T", b"E"):
         raise RuntimeError("call after committing: this function runs its own transactions")
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    published: int
+    subscriptions_done: int
+    failed: int
+    health: OutboxHealth
+
+
+def drain_outbox(
+    conn: pg8000.native.Connection,
+    sns_client: SNSClient,
+    topic_arns: dict[str, str | None],
+    *,
+    now: datetime | None = None,
+) -> DrainReport:
+    """Everything that is due, in batches, until the outbox is empty or SNS stops accepting; then the figures the
+    alarms watch (pending, oldest pending, dead), also sent as metrics."""
+    now = now or datetime.now(UTC)
+    published = failed = 0
+    while True:
+        report = publish_pending(conn, sns_client, topic_arns, now=now)
+        published, failed = published + report.published, failed + report.failed
+        if not report.published or not report.still_pending:
+            break
+    subscriptions = sync_pending_subscriptions(conn, sns_client, topic_arns, now=now)
+    health = outbox_health(conn, now)
+    add_count("OutboxPublished", published)
+    add_count("OutboxPending", health.pending)
+    add_count("OutboxDeadMessages", health.dead)
+    metrics.add_metric(name="OutboxOldestPendingSeconds", unit=MetricUnit.Seconds, value=health.oldest_pending_seconds)
+    return DrainReport(published, subscriptions.done, failed + subscriptions.failed, health)
