@@ -12,7 +12,10 @@
    of the next day (daily budgets roll over, enforced ones are lifted; the usual nightly case). Time is split
    into the spend query, the forecasts (their series query and the forecasting itself), PostgreSQL round
    trips, and the rest.
-3. Ingest-to-block: one AI event whose cost carries a `block_ai` budget past its enforce threshold is sent
+3. A burst of 50 concurrent checks against one budget (issue 7): each from its own PostgreSQL connection, as
+   50 Lambda containers would, each with an estimate; the spend admitted beyond the budget's cap must stay
+   within one in-flight estimate.
+4. Ingest-to-block: one AI event whose cost carries a `block_ai` budget past its enforce threshold is sent
    through the ingest handler (which evaluates the tenant's budgets right after storing the events); the
    check-enforcement handler is then polled until it answers `block`. Timed from the start of the ingest call,
    with the check's spend cache warm from a check just before the ingest (the realistic case: the tenant is
@@ -136,6 +139,25 @@ class BlockTrial:
 
 
 @dataclass
+class BurstTrial:
+    checks: int
+    estimate: Decimal
+    cap: Decimal  # the spend at which the budget's enforce threshold is reached
+    spent: Decimal  # before the burst
+    admitted: int
+    ms: list[float]
+
+    @property
+    def beyond_cap(self) -> Decimal:
+        """Spend admitted past the cap, in estimates (0 or less: none)."""
+        return (self.spent + self.admitted * self.estimate - self.cap) / self.estimate
+
+    @property
+    def passed(self) -> bool:
+        return self.beyond_cap <= 1
+
+
+@dataclass
 class BudgetResult:
     tenants: int
     budgets: int
@@ -149,6 +171,7 @@ class BudgetResult:
     states: Counter[str]
     blocks: list[BlockTrial]
     spend_cache_seconds: float
+    burst: BurstTrial | None = None
 
     @property
     def check_passed(self) -> bool:
@@ -188,6 +211,7 @@ def run(*, quick: bool = False, log: Any = print, size: Size | None = None) -> B
                 f"budgets: {c.label}: p50 {c.p50:.2f} ms, p95 {c.p95:.2f} ms "
                 f"(ClickHouse p50 {median(c.clickhouse_ms):.2f} ms, PostgreSQL p50 {median(c.postgres_ms):.2f} ms)"
             )
+        burst = _burst(conn, data.today, log)
         blocks = _ingest_to_block(conn, client, data.today, size.block_trials, log)
         # Last, as it moves the budgets to tomorrow's periods: the nightly run of a new day.
         daily.append(_daily_check(conn, data.today + timedelta(days=1), "next day: daily budgets roll over", log))
@@ -204,6 +228,7 @@ def run(*, quick: bool = False, log: Any = print, size: Size | None = None) -> B
             states=states,
             blocks=blocks,
             spend_cache_seconds=get_settings().spend_cache_seconds,
+            burst=burst,
         )
 
 
@@ -558,6 +583,69 @@ def _ingest_to_block(conn: Any, client: Any, today: date, trials: int, log: Any)
     return results
 
 
+def _burst(conn: Any, today: date, log: Any, *, checks: int = 50) -> BurstTrial:
+    """50 checks at once against one block_ai budget with room for ten estimates before its enforce threshold."""
+    import threading
+
+    from finops.auth import principal_from_claims
+    from finops.budgets.models import EnforcementCheck
+    from finops.budgets.service import Budgets
+    from finops.budgets.spend import SpendReader
+    from finops.budgets.store import live_budgets
+    from finops.db import postgres as postgres_db
+    from finops.db.clickhouse import get_client
+
+    budget = next(
+        b
+        for b in live_budgets(conn)
+        if "block_ai" in b.actions
+        and b.enforce_threshold is not None
+        and not (b.models or b.regions or b.services)
+        and (not b.categories or "AI" in b.categories)
+        and b.period == "monthly"
+        and b.state == "ok"
+    )
+    client = get_client()
+    spent = SpendReader(client).spend([budget], today)[budget.id].amount
+    cap = budget.amount * budget.enforce_threshold / 100  # type: ignore[operator]
+    estimate = ((cap - spent) / 10).quantize(Decimal("0.000001"))
+    principal = principal_from_claims(SYSTEM)
+    guard, start = threading.Lock(), threading.Barrier(checks)
+    results: list[tuple[bool, float]] = []
+
+    class SharedReader(SpendReader):  # the in-process engine is one client: its calls are serialised
+        def spend(self, budgets: Any, day: date) -> Any:
+            with guard:
+                return super().spend(budgets, day)
+
+    def one() -> None:
+        connection = postgres_db.connect()
+        try:
+            service = Budgets(conn=connection, spend_reader=SharedReader(client))
+            start.wait()
+            began = time.perf_counter()
+            decision = service.check_budget(
+                principal, budget.id, EnforcementCheck(operationType="ai_generation", estimatedCostUsd=estimate)
+            )
+            with guard:
+                results.append((decision.allowed, (time.perf_counter() - began) * 1000))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(checks)]
+    with quiet():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    trial = BurstTrial(checks, estimate, cap, spent, sum(1 for a, _ in results if a), [ms for _, ms in results])
+    log(
+        f"budgets: {checks} concurrent checks: {trial.admitted} admitted, {trial.beyond_cap:.2f} estimates beyond the "
+        f"cap, p50 {median(trial.ms):.1f} ms, p95 {percentile(trial.ms, 95):.1f} ms"
+    )
+    return trial
+
+
 def _lifted(conn: Any, budget_id: str) -> int:
     return int(
         conn.run(
@@ -583,6 +671,12 @@ def summary_rows(result: BudgetResult) -> list[str]:
         rows.append(
             f"| Budgets: daily check of {d.budgets:,} budgets, {d.label} | < 10 s | {d.seconds:.2f} s "
             f"| {verdict(d.passed)} |"
+        )
+    if (b := result.burst) is not None:
+        rows.append(
+            f"| Budgets: {b.checks} concurrent checks against one budget, spend admitted beyond the cap "
+            f"| at most 1 estimate | {max(b.beyond_cap, Decimal(0)):.2f} estimates ({b.admitted} admitted) "
+            f"| {verdict(b.passed)} |"
         )
     for variant in sorted({b.variant for b in result.blocks}):
         trials = [b for b in result.blocks if b.variant == variant]
@@ -685,6 +779,24 @@ def render(result: BudgetResult) -> list[str]:
             f"Forecasting costs about {per_forecast:.1f} ms per series and horizon (the `auto` method with its "
             "backtest, `finops.forecasting.engine.forecast`); the spend and series queries read today's live "
             "events through `effective_rows` (the budget code queries 100 tenants at a time)."
+        )
+        w("")
+    if (b := result.burst) is not None:
+        w("### A burst of concurrent checks")
+        w("")
+        w(
+            f"{b.checks} threads, each with its own PostgreSQL connection (as {b.checks} Lambda containers), call "
+            f"`check_budget` at once against one `block_ai` budget with room for ten estimates of ${b.estimate} "
+            f"before its enforce threshold (spent ${b.spent:.2f}, threshold reached at ${b.cap:.2f}). Spend is read "
+            "with no lock held; the decision and the reservation are made under the budget's row lock, so the "
+            "checks queue there."
+        )
+        w("")
+        w("| Checks | Admitted | Beyond the cap (estimates) | p50 ms | p95 ms | max ms | Target: at most 1 estimate |")
+        w("|---|---|---|---|---|---|---|")
+        w(
+            f"| {b.checks} | {b.admitted} | {max(b.beyond_cap, Decimal(0)):.2f} | {median(b.ms):.1f} | "
+            f"{percentile(b.ms, 95):.1f} | {max(b.ms):.1f} | {verdict(b.passed)} |"
         )
         w("")
     w("### Ingest to block")

@@ -28,6 +28,9 @@ _ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "AWS_DEFAULT_REGION": "us-east-1",
+    # Scale runs do in one call what a Lambda's time limits would cut: the limits are the jobs' ones.
+    "CLICKHOUSE_QUERY_TIMEOUT_SECONDS": "900",
+    "POSTGRES_STATEMENT_TIMEOUT_MS": "900000",
 }
 
 
