@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
-SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# template.yaml uses AWS::LanguageExtensions (Fn::ForEach), which SAM CLI expands locally only when asked.
+SAM := SAM_CLI_TELEMETRY=0 SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS=1 $(SAM_VENV)/bin/sam
 # `sam build` needs a python3.12 on PATH for the python3.12 runtime; pyenv images provide one this way.
 SAM_PYENV := PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12' | head -1):$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11' | head -1)
 PORT ?= 3000

@@ -87,7 +87,11 @@ def load_template(path: Path = TEMPLATE_PATH) -> SamTemplate:
         raise FileNotFoundError(f"{path} not found: the local server takes its routes from the SAM template")
     document = yaml.load(path.read_text(), Loader=_CfnLoader)
     parameters = {name: spec.get("Default") for name, spec in (document.get("Parameters") or {}).items()}
-    resources: dict[str, dict[str, Any]] = document.get("Resources") or {}
+    # `Fn::ForEach::<name>` entries (AWS::LanguageExtensions) are lists, not resources: the template's make log
+    # groups and alarms, nothing the local server serves.
+    resources: dict[str, dict[str, Any]] = {
+        name: resource for name, resource in (document.get("Resources") or {}).items() if isinstance(resource, dict)
+    }
     globals_function = (document.get("Globals") or {}).get("Function") or {}
 
     functions: dict[str, str] = {}

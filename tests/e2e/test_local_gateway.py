@@ -67,6 +67,13 @@ Resources:
         Off:
           Type: Schedule
           Properties: {Schedule: rate(1 hour), Enabled: false}
+  # A loop of AWS::LanguageExtensions (a list, not a resource): the reader passes over it.
+  Fn::ForEach::Logs:
+    - Name
+    - [GetThingFunction, NightlyFunction]
+    - ${Name}LogGroup:
+        Type: AWS::Logs::LogGroup
+        Properties: {RetentionInDays: 30}
 """
 SECRET = "test-secret-" + "s" * 32
 

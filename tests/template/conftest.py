@@ -22,10 +22,12 @@ def template() -> dict[str, Any]:
 
 
 def sam_environment() -> dict[str, str]:
-    """The environment `sam` runs in: no telemetry, a region (validate needs one), a python3.12 for builds."""
+    """The environment `sam` runs in: no telemetry, a region (validate needs one), a python3.12 for builds, and
+    AWS::LanguageExtensions expanded locally (template.yaml's Fn::ForEach), as samconfig.toml asks."""
     env = {
         **os.environ,
         "SAM_CLI_TELEMETRY": "0",
+        "SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS": "1",
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     }
     pyenv_version = _pyenv_version_with_python312()

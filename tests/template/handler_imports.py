@@ -17,6 +17,7 @@ from local.lambda_runtime import FUNCTIONS_DIR, ROOT
 
 LAYER_DIR = ROOT / "layers" / "finops"
 POSTGRES_MODULE = "finops.db.postgres"
+CLICKHOUSE_MODULE = "finops.db.clickhouse"
 
 
 def _module_file(module: str) -> Path | None:
@@ -66,3 +67,7 @@ def layer_modules(function: str) -> frozenset[str]:
 
 def reaches_postgres(function: str) -> bool:
     return POSTGRES_MODULE in layer_modules(function)
+
+
+def reaches_clickhouse(function: str) -> bool:
+    return CLICKHOUSE_MODULE in layer_modules(function)

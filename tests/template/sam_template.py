@@ -6,6 +6,7 @@ reader must not hide a bug in the template.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,52 @@ CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template with its `Fn::ForEach` loops expanded, as CloudFormation's AWS::LanguageExtensions would."""
     document: dict[str, Any] = yaml.load(path.read_text(), Loader=CfnLoader)  # a SafeLoader subclass
+    for section in ("Resources", "Outputs"):
+        if section in document:
+            document[section] = expand_for_each(document[section])
     return document
+
+
+def expand_for_each(section: dict[str, Any]) -> dict[str, Any]:
+    """Replace each `Fn::ForEach::<name>: [Identifier, [values], {OutputKey: body}]` by one copy of its entries per
+    value: `${Identifier}` in any text becomes the value, `&{Identifier}` the value without non-alphanumerics, and
+    `{"Ref": "Identifier"}` the value itself. Only literal lists of values are supported (all the template uses)."""
+    expanded: dict[str, Any] = {}
+    for key, value in section.items():
+        if not key.startswith("Fn::ForEach::"):
+            expanded[key] = value
+            continue
+        identifier, collection, outputs = value
+        assert isinstance(collection, list), f"{key}: only a literal list is expanded here"
+        for item in collection:
+            copies = {
+                _substitute(name, identifier, item): _substitute(body, identifier, item)
+                for name, body in outputs.items()
+            }
+            for name, body in expand_for_each(copies).items():
+                assert name not in expanded, f"{key} makes {name} twice"
+                expanded[name] = body
+    return expanded
+
+
+def _substitute(node: Any, identifier: str, value: str) -> Any:
+    if isinstance(node, str):
+        return node.replace(f"${{{identifier}}}", value).replace(
+            f"&{{{identifier}}}", re.sub(r"[^A-Za-z0-9]", "", value)
+        )
+    if isinstance(node, list):
+        return [_substitute(item, identifier, value) for item in node]
+    if isinstance(node, dict):
+        if node == {"Ref": identifier}:
+            return value
+        result = {_substitute(k, identifier, value): _substitute(v, identifier, value) for k, v in node.items()}
+        target = result.get("Ref")
+        if isinstance(target, dict) and set(target) == {"Fn::Sub"} and "${" not in str(target["Fn::Sub"]):
+            return {"Ref": target["Fn::Sub"]}  # `!Ref {Fn::Sub: "${Identifier}"}`: a Ref to the generated name
+        return result
+    return node
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from local.lambda_runtime import FUNCTIONS_DIR, function_names, load_function
 from local.openapi import router_routes
 from tests.template.aws_cron import parse_schedule, runs_daily_at
 from tests.template.conftest import run_sam
-from tests.template.handler_imports import reaches_postgres
+from tests.template.handler_imports import layer_modules, reaches_clickhouse, reaches_postgres
 from tests.template.sam_template import ROOT, function_folder, functions, http_routes, schedules
 
 pytestmark = pytest.mark.template
@@ -28,20 +28,52 @@ DAILY_JOBS = {
     "run_daily_budget_check": ("DailyBudgetCheckScheduleFunction", 2),
     "run_daily_anomaly_detection": ("DailyAnomalyDetectionScheduleFunction", 3),
 }
+OUTBOX_DRAINER = "drain_notification_outbox"
 # Route prefixes: the cost explorer's, and the budgets' (the seed's paths).
 ROUTE_PREFIXES = ("/v1/analytics/finops/", "/api/ai-budget/finops/")
 TOPICS = {"ALERTS_TOPIC_ARN": "BudgetAlertsTopic", "ADMIN_TOPIC_ARN": "AdminAlertsTopic"}
-# Functions that keep a budget's email subscriptions in step with it (and may publish what a change fires).
-SUBSCRIPTION_MANAGERS = {"create_budget", "update_budget", "delete_budget"}
-# Functions that can fire alerts (budget alerts, or high-severity anomalies for the daily anomaly job) and
-# publish the outbox: the rest leave alerts to these.
-PUBLISHERS = SUBSCRIPTION_MANAGERS | {
-    "check_budget_enforcement",
-    "check_tenant_enforcement",
-    "run_daily_budget_check",
-    "ingest_telemetry",
-    "run_daily_anomaly_detection",
+# Least privilege, in one table: what each function reaches. Every grant a function has in template.yaml (the
+# two connection secrets, sns:Publish on the alert topics, managing email subscriptions) is derived from its row,
+# and the rows are checked against the handlers' imports (what an import graph cannot prove, that the outbox
+# drainer never touches ClickHouse, tests/integration/test_drain_notification_outbox.py shows by running it).
+CLICKHOUSE, POSTGRES, PUBLISH, SUBSCRIBE = "clickhouse", "postgres", "publish", "subscribe"
+READS_COSTS = frozenset({CLICKHOUSE})
+READS_BUDGETS = READS_COSTS | {POSTGRES}  # budgets live in PostgreSQL, their spend in ClickHouse
+FIRES_ALERTS = READS_BUDGETS | {PUBLISH}  # can fire alerts, and publishes the outbox after committing them
+CHANGES_BUDGETS = FIRES_ALERTS | {SUBSCRIBE}  # keeps a budget's email subscriptions in step with it
+ACCESS: dict[str, frozenset[str]] = {
+    "ingest_telemetry": FIRES_ALERTS,  # re-evaluates the tenants' budgets after storing a batch
+    "run_aggregation": READS_COSTS,
+    "get_costs": READS_COSTS,
+    "get_cost_summary": READS_COSTS,
+    "get_top_drivers": READS_COSTS,
+    "get_costs_by_model": READS_COSTS,
+    "get_costs_by_region": READS_COSTS,
+    "get_costs_by_service": READS_COSTS,
+    "get_rate_card": READS_COSTS,
+    "publish_rate_card": READS_COSTS,
+    "run_daily_aggregation": READS_COSTS,
+    "create_budget": CHANGES_BUDGETS,
+    "update_budget": CHANGES_BUDGETS,
+    "delete_budget": CHANGES_BUDGETS,
+    "get_budget": READS_BUDGETS,
+    "list_tenant_budgets": READS_BUDGETS,
+    "get_budget_status": READS_BUDGETS,
+    "list_tenant_budget_statuses": READS_BUDGETS,
+    "list_budget_events": READS_BUDGETS,
+    "check_budget_enforcement": FIRES_ALERTS,
+    "check_tenant_enforcement": FIRES_ALERTS,
+    "run_daily_budget_check": FIRES_ALERTS,
+    "get_forecast": READS_COSTS,
+    "get_anomalies": READS_COSTS,
+    "acknowledge_anomaly": READS_COSTS,
+    "run_daily_anomaly_detection": FIRES_ALERTS,  # queues high-severity anomalies in the outbox
+    "drain_notification_outbox": frozenset({POSTGRES, PUBLISH, SUBSCRIBE}),  # retries subscription changes too
 }
+SECRET_POLICIES = {CLICKHOUSE: "ReadClickHouseSecretPolicy", POSTGRES: "ReadDatabaseSecretPolicy"}
+SECRET_PARAMETERS = {CLICKHOUSE: "ClickHouseSecretArn", POSTGRES: "DatabaseSecretArn"}
+SUBSCRIPTION_MANAGERS = {folder for folder, access in ACCESS.items() if SUBSCRIBE in access}
+PUBLISHERS = {folder for folder, access in ACCESS.items() if PUBLISH in access}
 # Functions that detect anomalies, and so read the detectors' settings; each template parameter feeds one setting.
 ANOMALY_DETECTORS = {"get_anomalies", "run_daily_anomaly_detection"}
 ANOMALY_PARAMETERS = {"AnomalyMinImpactUsd": "ANOMALY_MIN_IMPACT_USD", "AnomalyDailyLimits": "ANOMALY_DAILY_LIMITS"}
@@ -172,8 +204,18 @@ def test_daily_job_runs_every_day_at_its_utc_hour(
     assert schedule.timezone in (None, "UTC")
 
 
-def test_every_schedule_is_a_known_daily_job(template: dict[str, Any]) -> None:
-    assert {s.function for s in schedules(template)} == set(DAILY_JOBS)
+def test_every_schedule_is_a_known_job(template: dict[str, Any]) -> None:
+    assert {s.function for s in schedules(template)} == set(DAILY_JOBS) | {OUTBOX_DRAINER}
+
+
+def test_outbox_drainer_runs_every_five_minutes(template: dict[str, Any]) -> None:
+    # So an alert waits minutes for SNS, not until the 02:00 budget check publishes the backlog.
+    (schedule,) = [s for s in schedules(template) if s.function == OUTBOX_DRAINER]
+    assert (schedule.logical_id, schedule.expression, schedule.enabled) == (
+        "DrainNotificationOutboxScheduleFunction",
+        "rate(5 minutes)",
+        True,
+    )
 
 
 # --- globals, auth, configuration ----------------------------------------------------------------------
@@ -245,12 +287,59 @@ def test_database_schema_default_matches_the_settings_default(template: dict[str
     assert template["Parameters"]["DatabaseSchema"]["Default"] == Settings.model_fields["database_schema"].default
 
 
-def test_every_function_may_read_the_connection_secrets(template: dict[str, Any]) -> None:
-    (statement,) = template["Resources"]["ReadSecretsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == "secretsmanager:GetSecretValue"
-    assert statement["Resource"] == [{"Ref": "ClickHouseSecretArn"}, {"Ref": "DatabaseSecretArn"}]
+def _secret_policies(properties: dict[str, Any]) -> set[str]:
+    return {
+        policy["Ref"]
+        for policy in properties.get("Policies", [])
+        if policy in [{"Ref": p} for p in SECRET_POLICIES.values()]
+    }
+
+
+def test_access_table_covers_every_function_and_matches_its_imports() -> None:
+    assert set(ACCESS) == set(function_names()), "every function needs a row in ACCESS, and only they"
+    for folder, access in ACCESS.items():
+        modules = layer_modules(folder)
+        # PostgreSQL both ways (the import graph is exact for it); ClickHouse one way (see ACCESS).
+        assert (POSTGRES in access) == reaches_postgres(folder), folder
+        if CLICKHOUSE in access:
+            assert reaches_clickhouse(folder), f"{folder} is granted ClickHouse but never imports it"
+        if PUBLISH in access:
+            assert "finops.notifications.publisher" in modules, folder
+        if SUBSCRIBE in access:
+            assert "finops.notifications.subscriptions" in modules, folder
+
+
+def test_each_secret_policy_reads_exactly_one_secret(template: dict[str, Any]) -> None:
+    for database, logical_id in SECRET_POLICIES.items():
+        policy = template["Resources"][logical_id]
+        assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert (statement["Effect"], statement["Action"]) == ("Allow", "secretsmanager:GetSecretValue")
+        assert statement["Resource"] == {"Ref": SECRET_PARAMETERS[database]}, logical_id
+
+
+def test_each_function_reads_only_the_secrets_of_the_databases_it_uses(template: dict[str, Any]) -> None:
     for logical_id, properties in functions(template).items():
-        assert {"Ref": "ReadSecretsPolicy"} in properties.get("Policies", []), logical_id
+        access = ACCESS[function_folder(properties)]
+        expected = {policy for database, policy in SECRET_POLICIES.items() if database in access}
+        assert _secret_policies(properties) == expected, logical_id
+
+
+def test_no_function_has_a_grant_outside_its_row(template: dict[str, Any]) -> None:
+    """Every policy a function lists is one the table accounts for: no extra managed policy, policy template or
+    inline statement can widen a role unnoticed."""
+    for logical_id, properties in functions(template).items():
+        access = ACCESS[function_folder(properties)]
+        allowed = [{"Ref": SECRET_POLICIES[d]} for d in (CLICKHOUSE, POSTGRES) if d in access]
+        if PUBLISH in access:
+            allowed += [
+                {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": [t, "TopicName"]}}} for t in TOPICS.values()
+            ]
+        if SUBSCRIBE in access:
+            allowed.append({"Ref": "ManageAlertSubscriptionsPolicy"})
+        policies = properties.get("Policies", [])
+        assert sorted(map(json.dumps, policies)) == sorted(map(json.dumps, allowed)), logical_id
+    assert "Policies" not in template["Globals"]["Function"], "a policy in Globals would reach every function"
 
 
 # --- budgets: SNS topics, who publishes, who manages subscriptions, the VPC --------------------------------
@@ -396,5 +485,7 @@ def test_samconfig_deploys_default_dev_and_prod_with_every_required_parameter(te
             f"[{env}] sets unknown parameters {sorted(given - set(template['Parameters']))}"
         )
         assert config[env]["global"]["parameters"]["stack_name"], env
+        # The template's Fn::ForEach: SAM CLI must expand it for build and package, CloudFormation (AUTO_EXPAND) on deploy.
+        assert config[env]["global"]["parameters"]["language_extensions"] is True, env
         assert ("SubnetIds" in given) == ("SecurityGroupIds" in given), f"[{env}] VPC needs subnets and groups"
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True

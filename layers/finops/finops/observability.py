@@ -50,3 +50,7 @@ def add_count(name: str, value: float) -> None:
 
 def add_milliseconds(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+
+def add_seconds(name: str, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)

@@ -78,13 +78,15 @@ class DailyCheckReport:
 class Notifier:
     """Where alerts go after a commit; without topics configured, outbox rows simply stay pending."""
 
-    publish: Callable[[Connection, bool], None] | None = None  # (connection, whole backlog?)
+    # (connection, the whole backlog?, subscription changes too?): only the budget-changing functions and the
+    # drainer may change e-mail subscriptions (their IAM grants say so); others publish messages only.
+    publish: Callable[[Connection, bool, bool], None] | None = None
 
-    def after_commit(self, conn: Connection, *, backlog: bool = False) -> None:
+    def after_commit(self, conn: Connection, *, backlog: bool = False, subscriptions: bool = False) -> None:
         if self.publish is not None:
             try:
-                self.publish(conn, backlog)
-            except Exception:  # the rows stay pending; the daily check retries them
+                self.publish(conn, backlog, subscriptions)
+            except Exception:  # the rows stay pending; the drainer retries them
                 logger.exception("publishing notifications failed; they stay pending")
 
 
@@ -124,7 +126,7 @@ class Budgets:
                 self.conn, budget, event_type="created", severity="info", source="api", actor=principal.subject
             )
             _enqueue_subscriptions(self.conn, budget, _topics_with_emails(budget))
-        self.notifier.after_commit(self.conn)
+        self.notifier.after_commit(self.conn, subscriptions=True)
         return budget.to_api()
 
     def get(self, principal: Principal, budget_id: str) -> Budget:
@@ -188,7 +190,7 @@ class Budgets:
             # after this commit is retried rather than leaving a subscription behind.
             topics = set(_topics_with_emails(budget)) | set(store.subscribed_topics(self.conn, budget.id))
             _enqueue_subscriptions(self.conn, budget, sorted(topics))
-        self.notifier.after_commit(self.conn)
+        self.notifier.after_commit(self.conn, subscriptions=True)
 
     # --- status and audit trail ---------------------------------------------------------------------------
 

@@ -35,14 +35,15 @@ def notifier() -> Notifier:
     if not any(topics.values()):
         return Notifier()
 
-    def publish(conn: Connection, backlog: bool) -> None:
+    def publish(conn: Connection, backlog: bool, subscriptions: bool) -> None:
         from finops.notifications.publisher import drain_outbox, publish_pending, sns_client, sync_pending_subscriptions
 
         if backlog:
-            drain_outbox(conn, sns_client(), topics)
+            drain_outbox(conn, sns_client(), topics, subscriptions=subscriptions)
             return
         # On a request path: a few rows, and give up at once if SNS is unreachable (the drainer retries).
         publish_pending(conn, sns_client(), topics, limit=20, max_consecutive_connection_errors=1)
-        sync_pending_subscriptions(conn, sns_client(), topics, limit=10)
+        if subscriptions:
+            sync_pending_subscriptions(conn, sns_client(), topics, limit=10)
 
     return Notifier(publish=publish)

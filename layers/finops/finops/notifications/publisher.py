@@ -28,12 +28,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from finops.db.faults import as_unavailable
 from finops.notifications.messages import message_attributes, sns_message
 from finops.notifications.outbox import OutboxHealth, outbox_health
-from finops.observability import add_count, logger, metrics
+from finops.observability import logger
 from finops.settings import get_settings
 
 if TYPE_CHECKING:
@@ -300,12 +298,17 @@ def require_no_transaction(conn: pg8000.native.Connection) -> None:
         raise RuntimeError("call after committing: this function runs its own transactions")
 
 
+# At most this many messages a drain (about half a minute at SNS's usual pace): a larger backlog is finished by the
+# next runs, five minutes apart, within the function's time limit.
+MAX_MESSAGES_PER_DRAIN = 1000
+
+
 @dataclass(frozen=True)
 class DrainReport:
-    published: int
-    subscriptions_done: int
-    failed: int
-    health: OutboxHealth
+    published: int  # messages accepted by SNS in this run
+    subscriptions_done: int  # subscription changes done in this run
+    failed: int  # tried and failed in this run (pending again later, or dead)
+    health: OutboxHealth  # what is left: the alarms' inputs
 
 
 def drain_outbox(
@@ -314,20 +317,18 @@ def drain_outbox(
     topic_arns: dict[str, str | None],
     *,
     now: datetime | None = None,
+    max_messages: int = MAX_MESSAGES_PER_DRAIN,
+    subscriptions: bool = True,
 ) -> DrainReport:
-    """Everything that is due, in batches, until the outbox is empty or SNS stops accepting; then the figures the
-    alarms watch (pending, oldest pending, dead), also sent as metrics."""
+    """Everything that is due (up to `max_messages` messages), until SNS stops accepting, then the subscription
+    changes (unless `subscriptions` is False: the caller may not change them); returns what was done and what is
+    left (pending, the oldest pending's age, dead). Must be called outside a transaction."""
     now = now or datetime.now(UTC)
     published = failed = 0
-    while True:
-        report = publish_pending(conn, sns_client, topic_arns, now=now)
+    while published < max_messages:
+        report = publish_pending(conn, sns_client, topic_arns, now=now, limit=min(500, max_messages - published))
         published, failed = published + report.published, failed + report.failed
         if not report.published or not report.still_pending:
             break
-    subscriptions = sync_pending_subscriptions(conn, sns_client, topic_arns, now=now)
-    health = outbox_health(conn, now)
-    add_count("OutboxPublished", published)
-    add_count("OutboxPending", health.pending)
-    add_count("OutboxDeadMessages", health.dead)
-    metrics.add_metric(name="OutboxOldestPendingSeconds", unit=MetricUnit.Seconds, value=health.oldest_pending_seconds)
-    return DrainReport(published, subscriptions.done, failed + subscriptions.failed, health)
+    synced = sync_pending_subscriptions(conn, sns_client, topic_arns, now=now) if subscriptions else SyncReport(0, 0)
+    return DrainReport(published, synced.done, failed + synced.failed, outbox_health(conn, now))
