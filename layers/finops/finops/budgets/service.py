@@ -165,7 +165,7 @@ class Budgets:
             )
             self._evaluate(updated, reading, source="api", force=True)
             _enqueue_subscriptions(self.conn, updated, [t for t, column in _EMAIL_COLUMNS.items() if column in changes])
-        self.notifier.after_commit(self.conn)
+        self.notifier.after_commit(self.conn, subscriptions=True)
         return store.get_budget(self.conn, updated.id).to_api()  # type: ignore[union-attr]
 
     def delete(self, principal: Principal, budget_id: str, *, hard: bool) -> None:
