@@ -4,7 +4,7 @@ Each batch mixes the five categories in the proportions of the tenants' usage (A
 with the same skew as the generated data set, timestamps over the last three days, fresh UUID event ids,
 some model names with a version suffix (priced by prefix), some events on a model missing from the card
 (fallback, flagged), some with a caller-given `costUsd`, and a share of duplicates of three sorts:
-repeats inside the batch, re-sends of the previous batch's events, and ids already stored for another day.
+repeats inside the batch, re-sends of the previous batch's events, and re-sends of events stored days ago.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class BatchMaker:
     def __init__(
         self,
         kinds: dict[int, list[Kind]],
-        known_ids: list[tuple[str, str]],
+        known_ids: list[tuple[str, str, datetime]],
         *,
         now: datetime | None = None,
         seed: int = 2,
@@ -58,9 +58,10 @@ class BatchMaker:
         events = list(fresh)
         events += [dict(rng.choice(fresh)) for _ in range(repeats)]
         events += [dict(e) for e in rng.sample(self._previous, resent)]
-        for tenant, event_id in rng.sample(self._known, known):
+        for tenant, event_id, at in rng.sample(self._known, known):  # re-sent: the same event, days later
             event = self._event()
             event["tenantId"], event["eventId"] = tenant, event_id
+            event["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
             events.append(event)
         rng.shuffle(events)
         self._previous = fresh

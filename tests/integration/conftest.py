@@ -6,6 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from finops.notifications import publisher
+
 REGION = "us-east-1"
 
 
@@ -17,8 +19,11 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # The layer keeps one SNS client per container: a test must not inherit one made for another endpoint.
+    publisher.sns_client.cache_clear()
     with mock_aws():
         yield
+    publisher.sns_client.cache_clear()
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ lost or counted twice (README, "When a dependency fails")."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -88,8 +90,9 @@ class OwnPostgres:
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnPostgres]:
-    server = OwnPostgres(tmp_path / "pg")
+def own_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnPostgres]:
+    # Not under pytest's tmp_path: the server runs as its own system user, which needs to reach the directory.
+    server = OwnPostgres(Path(tempfile.mkdtemp(prefix="finops-faults-")) / "pg")
     monkeypatch.setenv("DATABASE_URL", server.start())
     monkeypatch.setenv("DATABASE_SCHEMA", "faults")
     monkeypatch.setenv("POSTGRES_CONNECT_TIMEOUT_SECONDS", "2")
@@ -101,6 +104,7 @@ def own_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ow
     postgres_db.reset_connection()
     if server.server is not None:
         server.server.cleanup()
+    shutil.rmtree(server.directory.parent, ignore_errors=True)
 
 
 def create_budget(api: Any, **overrides: Any) -> dict[str, Any]:

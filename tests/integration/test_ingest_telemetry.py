@@ -35,14 +35,26 @@ def test_valid_events_are_accepted_and_invalid_ones_rejected_one_by_one(clickhou
     assert total_cost(api, "acme", days_ago(1), days_ago(1)) == Decimal("2.00")
 
 
-def test_resent_event_id_is_never_counted_twice_within_or_across_batches_and_days(clickhouse, api):
+def test_resent_event_id_is_never_counted_twice_within_or_across_batches(clickhouse, api):
     first = event(eventId="order-42", costUsd="3")
     status, body, _ = ingest(api, [first, dict(first)])
     assert (body["accepted"], body["duplicates"]) == (1, 1)
-    # The same id again later, even claiming another day, is a duplicate.
-    status, body, _ = ingest(api, [{**first, "timestamp": at(days_ago(5))}])
+    # The same event again in a later batch (a retry: the same timestamp), also after its day was aggregated
+    status, body, _ = ingest(api, [dict(first)])
     assert (body["accepted"], body["duplicates"]) == (0, 1)
+    api("run_aggregation", "POST", "/v1/analytics/finops/aggregate", auth=SYSTEM, body={"date": str(days_ago(1))})
+    status, body, _ = ingest(api, [dict(first), dict(first)])
+    assert (body["accepted"], body["duplicates"]) == (0, 2)
     assert total_cost(api, "acme", days_ago(10), today()) == Decimal(3)
+
+
+def test_an_event_is_its_tenant_id_and_day(clickhouse, api):
+    """The README's contract: a retry carries its event's timestamp; the same id on another day is another event."""
+    first = event(eventId="daily-counter-1", costUsd="3")
+    ingest(api, [first])
+    status, body, _ = ingest(api, [{**first, "timestamp": at(days_ago(5))}])
+    assert (body["accepted"], body["duplicates"]) == (1, 0)
+    assert total_cost(api, "acme", days_ago(10), today()) == Decimal(6)
 
 
 def test_same_event_id_of_two_tenants_are_two_events(clickhouse, api):
@@ -69,6 +81,24 @@ def test_event_copies_racing_past_the_duplicate_check_are_counted_once(clickhous
     assert total_cost(api, "acme", days_ago(1), days_ago(1)) == Decimal(5)
     api("run_aggregation", "POST", "/v1/analytics/finops/aggregate", auth=SYSTEM, body={"date": str(days_ago(1))})
     assert total_cost(api, "acme", days_ago(1), days_ago(1)) == Decimal(5)
+
+
+def test_a_copy_stored_first_with_a_later_clock_is_the_surplus_one(clickhouse, api):
+    """Two containers racing, the slower clock inserting first: the earliest copy (by ingestion time) wins in the
+    raw table, so the copy recorded as surplus is the other one, found by the second insert's check."""
+    from datetime import UTC, datetime, timedelta
+
+    from finops.costs.ingest import insert_rated_events, rate_event
+    from finops.costs.rate_card import current_rate_card
+    from finops.costs.telemetry import parse_event
+
+    rated = rate_event(parse_event(event(eventId="skew", costUsd="5")), current_rate_card(clickhouse))
+    now = datetime.now(UTC)
+    assert insert_rated_events(clickhouse, [rated], ingested_at=now) == set()
+    assert insert_rated_events(clickhouse, [rated], ingested_at=now - timedelta(seconds=2)) == set()
+    assert total_cost(api, "acme", days_ago(1), days_ago(1)) == Decimal(5)
+    surplus = clickhouse.query("SELECT ingested_at FROM cost_live_duplicates FINAL").result_rows
+    assert [row[0].replace(tzinfo=UTC) for row in surplus] == [now]
 
 
 def test_model_missing_from_rate_card_is_priced_by_fallback_and_flagged(clickhouse, api):

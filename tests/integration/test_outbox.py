@@ -150,6 +150,7 @@ def moto_on_a_port(monkeypatch):
     yield start, stop
     while servers:
         stop()
+    publisher.sns_client.cache_clear()  # it pointed at this test's server
 
 
 def test_sns_stopped_then_started_again_delivers_each_alert_once(

@@ -364,7 +364,7 @@ def _root_causes(
     days = [d.day for _, _, d in hits if d.day is not None]
     tenants = sorted({t for t, _, _ in hits})
     first, last = min(days) - timedelta(days=ROOT_CAUSE_WINDOW), max(days)
-    rows_sql, params = effective_rows(client, tenants, first, last)
+    rows_sql, params = effective_rows(tenants, first, last)
     rows = client.query(
         f"SELECT tenant_id, toString(service_category), day, dim.1, dim.2, sum(billed_cost) FROM ({rows_sql}) "
         "ARRAY JOIN [('model', toString(model)), ('region', toString(region_id)), ('service', toString(service_name))] AS dim "

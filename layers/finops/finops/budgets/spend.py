@@ -111,7 +111,7 @@ class SpendReader:
         boundaries = {
             t: sorted({r[0] for r in ranges[t]} | {r[1] + timedelta(days=1) for r in ranges[t]}) for t in tenants
         }
-        rows_sql, params = effective_rows(self.client, tenants, start, end)
+        rows_sql, params = effective_rows(tenants, start, end)
         params["seg_tenants"] = tenants
         params["seg_index"] = list(range(1, len(tenants) + 1))
         params["seg_bounds"] = [boundaries[t] for t in tenants]

@@ -57,14 +57,20 @@ WHERE charge_period_start = {day:Date} AND aggregated_at = {aggregated_at:DateTi
   AND ({tenant:String} = '' OR tenant_id = {tenant:String})
 """
 
-# Days (before today) with events newer than some fact row of theirs holds: never aggregated, or late telemetry
-# arrived after the last aggregation (or a run stopped halfway).
+# Days (up to `until`) whose events ingested since `since` are not all in their facts: never aggregated, late
+# telemetry arrived after the last aggregation, or a run stopped halfway. Found by when telemetry arrived, not by
+# the day it is for, so late events for a day of any age are folded into the facts (before the live rows that
+# carry them meanwhile expire). Only the few (tenant, day) pairs that received telemetry lately reach the facts.
 _DAYS_NEEDING_AGGREGATION = """
 SELECT DISTINCT i.usage_date
 FROM (SELECT tenant_id, usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
-      WHERE usage_date BETWEEN {since:Date} AND {until:Date} GROUP BY tenant_id, usage_date) AS i
+      WHERE usage_date <= {until:Date} GROUP BY tenant_id, usage_date
+      HAVING last >= {since:DateTime64(6, 'UTC')}) AS i
 LEFT JOIN (SELECT tenant_id, charge_period_start AS usage_date, min(events_through) AS through FROM cost_facts FINAL
-           WHERE charge_period_start BETWEEN {since:Date} AND {until:Date} GROUP BY tenant_id, usage_date) AS f
+           WHERE (tenant_id, charge_period_start) IN (
+               SELECT tenant_id, usage_date FROM usage_ingest_log WHERE usage_date <= {until:Date}
+               GROUP BY tenant_id, usage_date HAVING max(last_ingested_at) >= {since:DateTime64(6, 'UTC')})
+           GROUP BY tenant_id, usage_date) AS f
   ON i.tenant_id = f.tenant_id AND i.usage_date = f.usage_date
 WHERE i.last > f.through
 ORDER BY i.usage_date
@@ -131,7 +137,9 @@ def aggregate_days(
 
 
 def days_needing_aggregation(client: Client, *, since: date, until: date) -> list[date]:
-    rows = client.query(_DAYS_NEEDING_AGGREGATION, parameters={"since": since, "until": until}).result_rows
+    """Days up to `until` that received telemetry on or after `since` which their facts do not hold yet."""
+    started = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    rows = client.query(_DAYS_NEEDING_AGGREGATION, parameters={"since": started, "until": until}).result_rows
     return [row[0] for row in rows]
 
 

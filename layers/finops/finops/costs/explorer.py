@@ -159,6 +159,7 @@ def run_daily_aggregation(client: Client, *, today: date | None = None) -> Aggre
     """
     settings = get_settings()
     yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
+    # Days of any age that received telemetry in the look-back (by arrival), e.g. late events for last month.
     late = days_needing_aggregation(
         client, since=yesterday - timedelta(days=settings.late_telemetry_lookback_days), until=yesterday
     )

@@ -1,14 +1,20 @@
-"""Ingestion: validate a batch event by event, drop re-sent ids, rate the rest and store them in one insert.
+"""Ingestion: validate a batch event by event, rate it and store it in one insert, then settle re-sent ids.
 
-Exactly-once, as seen by the cost figures:
-- a re-sent `eventId` (same tenant) is answered as a duplicate, whether it repeats within the batch or an
-  id accepted in any earlier batch, for any day (looked up in `usage_event_ids` by primary key);
-- two retries racing past that lookup collapse in `usage_events` (ReplacingMergeTree on the event's key,
-  read with FINAL), so even then the event is counted once.
+Exactly-once, as seen by the cost figures. An event is its tenant, `eventId` and UTC day (the day of its
+timestamp: a re-send carries the same timestamp, however much later it is sent):
+- an id repeated within the batch is stored once;
+- an id already stored (by an earlier batch, or by a retry racing this one) is stored again, and collapses in
+  `usage_events` (ReplacingMergeTree on the event's key, read with FINAL: the earliest copy wins), so the facts
+  count it once. Its copy also reached the live rows (`cost_live`) through the materialized view: right after the
+  insert, one query finds every stored copy of the batch's ids (by `event_key`, an MD5 of the id) and records each
+  copy that is not the earliest in `cost_live_duplicates`, which the cost queries subtract. Of two racing
+  inserts, the one that finishes last always sees both copies, so one of them records the surplus (a second
+  record of the same copy is the same row). The reply counts an event as a duplicate when an earlier copy exists.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -113,62 +119,52 @@ def ingest(
     now = now or datetime.now(UTC)
     valid, rejected = validate_events(raw_events, now=now)
     authorize_events(principal, valid)
-    fresh, duplicates = _drop_duplicates(client, valid)
+    unique = _first_of_each_event(valid)
 
-    flagged: list[FlaggedEvent] = []
-    rated: list[RatedEvent] = []
+    rated: list[tuple[int, RatedEvent]] = []
     prices = BatchPrices(card)
-    for index, event in fresh:
+    for index, event in unique:
         try:
-            rated_event = rate_event(event, prices)
+            rated.append((index, rate_event(event, prices)))
         except LookupError as error:
             rejected.append(RejectedEvent(index=index, error=str(error)))
-            continue
-        if rated_event.priced_by == "fallback":
-            flagged.append(
-                FlaggedEvent(
-                    index=index,
-                    warning=f"model {event.model!r} is not on the rate card; priced with the fallback AI rate",  # type: ignore[union-attr]
-                )
-            )
-        rated.append(rated_event)
 
-    if rated:
-        insert_rated_events(client, rated, ingested_at=now)
+    stored_before = insert_rated_events(client, [r for _, r in rated], ingested_at=now) if rated else set()
+    accepted = [(i, r) for i, r in rated if event_identity(r.event) not in stored_before]
     rejected.sort(key=lambda r: r.index)
     return IngestResult(
-        accepted=len(rated),
-        duplicates=duplicates,
+        accepted=len(accepted),
+        duplicates=(len(valid) - len(unique)) + (len(rated) - len(accepted)),  # repeats in the batch, and re-sends
         rejected=rejected,
-        flagged=flagged,
-        tenants=sorted({r.event.tenant_id for r in rated}),
+        flagged=[
+            FlaggedEvent(
+                index=index,
+                warning=f"model {r.event.model!r} is not on the rate card; priced with the fallback AI rate",  # type: ignore[union-attr]
+            )
+            for index, r in accepted
+            if r.priced_by == "fallback"
+        ],
+        tenants=sorted({r.event.tenant_id for _, r in accepted}),
     )
 
 
-def _drop_duplicates(client: Client, valid: list[tuple[int, UsageEvent]]) -> tuple[list[tuple[int, UsageEvent]], int]:
-    seen: set[tuple[str, str]] = set()
-    unique: list[tuple[int, UsageEvent]] = []
+EventIdentity = tuple[str, str, date]  # tenant, event id, UTC day: what makes an event one event
+
+
+def event_identity(event: UsageEvent) -> EventIdentity:
+    return (event.tenant_id, event.event_id, event.timestamp.date())
+
+
+def _first_of_each_event(valid: list[tuple[int, UsageEvent]]) -> list[tuple[int, UsageEvent]]:
+    """The first occurrence of each event in the batch (a repeat within one batch is stored once)."""
+    seen: set[EventIdentity] = set()
+    unique = []
     for index, event in valid:
-        key = (event.tenant_id, event.event_id)
-        if key not in seen:
-            seen.add(key)
+        identity = event_identity(event)
+        if identity not in seen:
+            seen.add(identity)
             unique.append((index, event))
-    if not unique:
-        return [], len(valid)
-    known = known_event_ids(client, seen)
-    fresh = [(i, e) for i, e in unique if (e.tenant_id, e.event_id) not in known]
-    return fresh, len(valid) - len(fresh)
-
-
-def known_event_ids(client: Client, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    tenants = sorted({t for t, _ in keys})
-    ids = sorted({i for _, i in keys})
-    result = client.query(
-        "SELECT DISTINCT tenant_id, event_id FROM usage_event_ids "
-        "WHERE tenant_id IN {tenants:Array(String)} AND event_id IN {ids:Array(String)}",
-        parameters={"tenants": tenants, "ids": ids},
-    )
-    return {(row[0], row[1]) for row in result.result_rows} & keys
+    return unique
 
 
 class PriceLookup(Protocol):
@@ -241,7 +237,10 @@ def _price_key(event: UsageEvent, field: str) -> str:
     return "*"
 
 
-def insert_rated_events(client: Client, rated: list[RatedEvent], *, ingested_at: datetime) -> None:
+def insert_rated_events(client: Client, rated: list[RatedEvent], *, ingested_at: datetime) -> set[EventIdentity]:
+    """Store rated events in one insert, then settle re-sent ones; returns the events that had been stored before
+    (their copies here are surplus: FINAL drops them from the raw events and `cost_live_duplicates` from the
+    live spend)."""
     columns: list[list[Any]] = [[] for _ in USAGE_EVENT_COLUMNS]
     for r in rated:
         e = r.event
@@ -266,3 +265,90 @@ def insert_rated_events(client: Client, rated: list[RatedEvent], *, ingested_at:
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     client.insert("usage_events", columns, column_names=USAGE_EVENT_COLUMNS, column_oriented=True)
+    return settle_copies(client, rated, ingested_at=ingested_at)
+
+
+# Every stored copy of some events, by the event key (the ids' MD5) on their tenants and days; only events with
+# a copy older than this batch's, or more than one copy, can need settling.
+_COPIES = """
+SELECT tenant_id, usage_date, event_id,
+       arraySort(x -> x.1, groupArray((toUnixTimestamp64Micro(ingested_at), toString(service_category), toString(model), toString(region_id),
+                                       toString(service_name), meters, costs))) AS copies
+FROM usage_events
+WHERE tenant_id IN {tenants:Array(String)} AND usage_date IN {days:Array(Date)} AND event_key IN {keys:Array(UInt64)}
+GROUP BY tenant_id, usage_date, event_id
+HAVING min(toUnixTimestamp64Micro(ingested_at)) < {ingested_us:Int64} OR count() > 1
+"""
+_DUPLICATE_COLUMNS = [
+    "tenant_id",
+    "usage_date",
+    "event_id",
+    "ingested_at",
+    "service_category",
+    "model",
+    "region_id",
+    "service_name",
+    "meters",
+    "costs",
+]
+
+
+def settle_copies(client: Client, rated: list[RatedEvent], *, ingested_at: datetime) -> set[EventIdentity]:
+    """Record every copy of these events that is not the earliest (this batch's, or another batch's found on the
+    way); returns the events of this batch whose copy is surplus. This batch's copy is recorded from the batch
+    itself, so it is settled even if a merge has already dropped it from the raw table."""
+    mine = {event_identity(r.event): r for r in rated}
+    mine_us = _micros(ingested_at)
+    rows = client.query(
+        _COPIES,
+        parameters={
+            "tenants": sorted({t for t, _, _ in mine}),
+            "days": sorted({d for _, _, d in mine}),
+            "keys": sorted({event_key(i) for _, i, _ in mine}),
+            "ingested_us": _micros(ingested_at),
+        },
+    ).named_results()
+    surplus: list[list[Any]] = []
+    stored_before: set[EventIdentity] = set()
+    for row in rows:
+        tenant, event_id, day = identity = (row["tenant_id"], row["event_id"], row["usage_date"])
+        if identity not in mine:
+            continue  # another event whose key collides
+        copies = row["copies"]  # (ingested µs, category, model, region, service, meters, costs), earliest first
+        for at, category, model, region, service, meters, costs in copies[1:]:
+            if at != mine_us:  # another batch's surplus copy (this batch's is recorded below)
+                when = datetime.fromtimestamp(at / 1_000_000, UTC)
+                surplus.append([tenant, day, event_id, when, category, model, region, service, meters, costs])
+        if copies[0][0] < mine_us:
+            stored_before.add(identity)
+            r = mine[identity]
+            model = r.event.model if isinstance(r.event, AiEvent) else ""
+            category = r.event.category.value
+            surplus.append(
+                [
+                    tenant,
+                    day,
+                    event_id,
+                    ingested_at,
+                    category,
+                    model,
+                    r.event.region,
+                    r.event.service,
+                    r.meters,
+                    r.costs,
+                ]
+            )
+    if surplus:
+        client.insert("cost_live_duplicates", surplus, column_names=_DUPLICATE_COLUMNS)
+    return stored_before
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (as toUnixTimestamp64Micro reads a DateTime64(6))."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def event_key(event_id: str) -> int:
+    """The `event_key` column's value: the first 8 bytes of the id's MD5, little-endian, as ClickHouse's
+    reinterpretAsUInt64(MD5(event_id)) reads them."""
+    return int.from_bytes(hashlib.md5(event_id.encode(), usedforsecurity=False).digest()[:8], "little")

@@ -1,10 +1,12 @@
 """Cost-explorer queries: costs over time, breakdowns, top drivers and the summary.
 
-Every query reads the *effective* cost rows of one tenant: each fact row, plus, live from the raw events, the
-events of its key ingested after the row's own cut-off (`events_through`), plus every event of a key that has
-no fact row yet (today, late telemetry). So spend is visible as soon as it is ingested, and aggregation never
-changes a total, it only moves events from the live path into the facts: a reader sees each fact row either in
-its old or in its new version, each with exactly its own live remainder (finops.costs.aggregation).
+Every query reads the *effective* cost rows of one tenant: each fact row, plus the spend of its key ingested after
+the row's own cut-off (`events_through`), plus all the spend of a key that has no fact row yet (today, late
+telemetry). That live spend comes from `cost_live`, pre-aggregated per ingested batch as events arrive, never from
+the raw events, so a query's cost does not grow with a tenant's events of the day. Spend is visible as soon as it
+is ingested, and aggregation never changes a total, it only moves spend from the live rows into the facts: a
+reader sees each fact row either in its old or in its new version, each with exactly its own live remainder
+(finops.costs.aggregation). One query per call.
 
 Identifiers in SQL (group-by columns, period expressions) come from fixed mappings; user values are always
 server-side parameters.
@@ -43,54 +45,39 @@ PERIOD_EXPRESSIONS: dict[str, str] = {
     "total": "{d0:Date}",
 }
 
-# (tenant, day) pairs with events that some fact row of theirs does not hold: any event ingested after the
-# smallest cut-off of the day's fact rows (or any event at all, for a day with no facts). A separate query that
-# runs first: its view of the facts is never newer than the main query's, and a day's cut-offs only grow, so a
-# day that needs live events is never missed (a cheaper pre-filter for the main query's exact per-row test).
-_LIVE_DAYS = """
-SELECT i.tenant_id, i.usage_date
-FROM (SELECT tenant_id, usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
-      WHERE tenant_id IN {tenants:Array(String)} AND usage_date BETWEEN {d0:Date} AND {d1:Date}
-      GROUP BY tenant_id, usage_date) AS i
-LEFT JOIN (SELECT tenant_id, charge_period_start AS usage_date, min(events_through) AS through FROM cost_facts FINAL
-           WHERE tenant_id IN {tenants:Array(String)} AND charge_period_start BETWEEN {d0:Date} AND {d1:Date}
-           GROUP BY tenant_id, usage_date) AS f
-  ON i.tenant_id = f.tenant_id AND i.usage_date = f.usage_date
-WHERE i.last > f.through
-"""
-
 _CATEGORY_FILTER = "(empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))"
-
-_FACT_ROWS = f"""
-SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id, service_name,
-       billed_cost
-FROM cost_facts FINAL
-WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
-  AND {_CATEGORY_FILTER}
-"""
-
 _KEY = "tenant_id, day, service_category, service_subcategory, model, region_id, service_name"
 
-# Facts and live events in one read of each table, grouped by key: the live events of a key count when they were
-# ingested after that key's fact row's cut-off (0 without a fact row). Reading cost_facts once matters: a second
-# read could see another version of a row than the first, and count its events twice. Live events are summed per
-# key and ingestion time first (a batch shares one ingestion time), so the arrays stay small.
-# FINAL first on the events (in the subquery): the earliest copy of an event wins the de-duplication, so a late
-# duplicate can never slip past a cut-off its original is behind.
+# Facts and live rows in one read of each table, grouped by key: a key's live rows, less the surplus copies of
+# re-sent events (finops.costs.ingest), count when they were ingested after its fact row's cut-off (all of them
+# without a fact row). Each table is read once: a second read of
+# cost_facts could see another version of a row than the first and count its events twice. Which of the two
+# tables a concurrent aggregation touched first does not matter: live rows are never removed by it, and a fact row
+# says itself which of them it holds.
 _EFFECTIVE_ROWS = f"""
 SELECT {_KEY}, fact_cost + arraySum(arrayMap(x -> x.2, arrayFilter(x -> x.1 > cut, live))) AS billed_cost
 FROM (
     SELECT {_KEY}, sum(fact_cost) AS fact_cost, max(cut) AS cut, groupArrayIf((ingested_us, live_cost), is_live) AS live
     FROM (
-        SELECT {_KEY}, billed_cost AS fact_cost, toUnixTimestamp64Micro(events_through) AS cut,
+        SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id,
+               service_name, billed_cost AS fact_cost, toUnixTimestamp64Micro(events_through) AS cut,
                toInt64(0) AS ingested_us, toDecimal128(0, 12) AS live_cost, false AS is_live
-        FROM ({_FACT_ROWS.replace("billed_cost", "billed_cost, events_through", 1)})
+        FROM cost_facts FINAL
+        WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
+          AND {_CATEGORY_FILTER}
         UNION ALL
-        SELECT tenant_id, usage_date AS day, service_category, meter AS service_subcategory, model, region_id,
-               service_name, toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), sum(cost), true
-        FROM (SELECT * FROM usage_events FINAL
-              WHERE tenant_id IN {{live_tenants:Array(String)}} AND usage_date IN {{live_dates:Array(Date)}}
-                AND has({{live_keys:Array(String)}}, concat(tenant_id, '|', toString(usage_date))))
+        SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
+               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), sum(billed_cost), true
+        FROM cost_live
+        WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
+          AND {_CATEGORY_FILTER}
+        GROUP BY tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
+                 ingested_at
+        UNION ALL
+        SELECT tenant_id, usage_date, service_category, meter, model, region_id, service_name,
+               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), -sum(cost), true
+        FROM (SELECT * FROM cost_live_duplicates FINAL
+              WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}})
         ARRAY JOIN meters AS meter, costs AS cost
         WHERE {_CATEGORY_FILTER}
         GROUP BY tenant_id, usage_date, service_category, meter, model, region_id, service_name, ingested_at
@@ -101,18 +88,11 @@ FROM (
 
 
 def effective_rows(
-    client: Client, tenants: Sequence[str], start: date, end: date, categories: Sequence[str] = ()
+    tenants: Sequence[str], start: date, end: date, categories: Sequence[str] = ()
 ) -> tuple[str, dict[str, Any]]:
     """SQL (and its parameters) of the effective cost rows of some tenants over [start, end]: each fact row plus
-    the live events its cut-off leaves out, and the events of keys with no fact row yet."""
-    params: dict[str, Any] = {"tenants": list(tenants), "d0": start, "d1": end, "categories": list(categories)}
-    live = client.query(_LIVE_DAYS, parameters=params).result_rows
-    if not live:
-        return _FACT_ROWS, params
-    params["live_tenants"] = sorted({row[0] for row in live})
-    params["live_dates"] = sorted({row[1] for row in live})
-    params["live_keys"] = sorted(f"{row[0]}|{row[1].isoformat()}" for row in live)
-    return _EFFECTIVE_ROWS, params
+    the live spend its cut-off leaves out, and the live spend of keys with no fact row yet."""
+    return _EFFECTIVE_ROWS, {"tenants": list(tenants), "d0": start, "d1": end, "categories": list(categories)}
 
 
 @dataclass(frozen=True)
@@ -164,7 +144,7 @@ class CostReader:
 
     def effective_rows(self, scope: CostScope) -> tuple[str, dict[str, Any]]:
         """The SQL of the effective cost rows of `scope` and its parameters."""
-        return effective_rows(self._client, [scope.tenant_id], scope.start, scope.end, scope.categories)
+        return effective_rows([scope.tenant_id], scope.start, scope.end, scope.categories)
 
     def grouped(
         self, scope: CostScope, *, granularity: Granularity = "total", dimension: Dimension | None = None

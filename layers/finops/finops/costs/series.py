@@ -16,7 +16,7 @@ def daily_series_by_category(
     client: Client, tenants: Sequence[str], first: date, end: date
 ) -> tuple[list[tuple[str, str]], np.ndarray]:
     """Daily spend per (tenant, category) over [first, end] as a dense matrix (missing days are 0)."""
-    rows_sql, params = effective_rows(client, tenants, first, end)
+    rows_sql, params = effective_rows(tenants, first, end)
     result = client.query(
         f"SELECT tenant_id, toString(service_category), day, sum(billed_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3",
         parameters=params,

@@ -7,7 +7,8 @@ Cluster: `--cluster NAME` renders the same files for a replicated, sharded clust
   rows, merges and FINAL de-duplication stay on one shard;
 - a table without `tenant_id` (the rate card) is replicated to every node under its own name;
 - materialized views are created on every node and read and write the `_local` tables;
-- `ALTER TABLE` of a sharded table alters both the `_local` tables and the `Distributed` one.
+- `ALTER TABLE` of a sharded table alters both the `_local` tables and the `Distributed` one;
+- `DROP VIEW` drops a materialized view on every node.
 The application queries the original names either way.
 
 Usage: python -m finops.db.migrate [--sql-dir sql/clickhouse] [--cluster NAME --print]
@@ -30,6 +31,7 @@ _FILE_PATTERN = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\n?\(", re.IGNORECASE)
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS", re.IGNORECASE)
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (\w+) ", re.IGNORECASE)
+_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\w+)", re.IGNORECASE)
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 
 
@@ -173,6 +175,8 @@ def render_for_cluster(statements: tuple[str, ...] | list[str], cluster: str, sh
                 statement.replace(alter_match.group(0), f"ALTER TABLE {target} ON CLUSTER '{cluster}' ", 1)
                 for target in targets
             ]
+        elif drop_match := _DROP_VIEW.match(statement):
+            rendered.append(statement.replace(drop_match.group(0), f"{drop_match.group(0)} ON CLUSTER '{cluster}'", 1))
         else:
             rendered.append(statement)
     return rendered
