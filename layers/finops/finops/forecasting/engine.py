@@ -26,6 +26,9 @@ WARMUP_DAYS = 28
 BACKTEST_HORIZON = 28
 # `auto` judges its candidates on forecasts up to this many days ahead (or the horizon, if shorter).
 SELECTION_HORIZON = 14
+# `auto` weights each candidate by 1 / MAE ** WEIGHT_POWER: 2 leans towards the best candidate more than 1
+# does, while still averaging candidates that score alike (bench/ACCURACY.md has the sensitivity table).
+WEIGHT_POWER = 2.0
 # The correlated share of the error when the history is too short to measure it (see _total_sd).
 PRIOR_LEVEL_SHARE = 0.25
 # Intervals are never narrower than this share of the recent level: no history proves spend is certain.
@@ -223,16 +226,20 @@ def _usable_history(history: np.ndarray) -> np.ndarray:
 
 def _auto(y: np.ndarray, origins: np.ndarray, span: int, judge: int) -> tuple[np.ndarray, dict[str, float]]:
     """Combine the candidates with weights from their backtest errors on the cleaned history."""
+    profile = methods.weekly_profile(y)
     candidates = {
         "seasonal": methods.fit_holt_winters(y).paths(origins, span),
-        "weekly_profile": methods.profile_paths(y, origins, span, methods.weekly_profile(y)),
+        "weekly_profile": methods.profile_paths(y, origins, span, profile),
+        "robust_profile": methods.robust_profile_paths(y, origins, span, profile),
         "seasonal_naive": methods.seasonal_naive_paths(y, origins, span),
+        "weekday_median": methods.weekday_median_paths(y, origins, span),
+        "weekday_mean": methods.weekday_mean_paths(y, origins, span),
     }
     mae = {}
     for name, paths in candidates.items():
         err = _backtest_errors(y, origins[:-1], np.maximum(paths[:-1, :judge], 0.0))
         mae[name] = float(np.nanmean(np.abs(err))) if np.any(~np.isnan(err)) else math.inf
-    inverse = {name: 1 / max(value, 1e-12) for name, value in mae.items() if math.isfinite(value)}
+    inverse = {name: max(value, 1e-12) ** -WEIGHT_POWER for name, value in mae.items() if math.isfinite(value)}
     if not inverse:
         inverse = dict.fromkeys(candidates, 1.0)
     norm = sum(inverse.values())
