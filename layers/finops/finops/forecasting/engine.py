@@ -29,6 +29,9 @@ SELECTION_HORIZON = 14
 # `auto` weights each candidate by 1 / MAE ** WEIGHT_POWER: 2 leans towards the best candidate more than 1
 # does, while still averaging candidates that score alike (bench/ACCURACY.md has the sensitivity table).
 WEIGHT_POWER = 2.0
+# The simple candidates' windows: each weekday over this many weeks; the median level over this many days.
+WEEKDAY_WINDOW_WEEKS = 4
+ROBUST_LEVEL_DAYS = 14
 # The correlated share of the error when the history is too short to measure it (see _total_sd).
 PRIOR_LEVEL_SHARE = 0.25
 # Intervals are never narrower than this share of the recent level: no history proves spend is certain.
@@ -230,10 +233,10 @@ def _auto(y: np.ndarray, origins: np.ndarray, span: int, judge: int) -> tuple[np
     candidates = {
         "seasonal": methods.fit_holt_winters(y).paths(origins, span),
         "weekly_profile": methods.profile_paths(y, origins, span, profile),
-        "robust_profile": methods.robust_profile_paths(y, origins, span, profile),
+        "robust_profile": methods.robust_profile_paths(y, origins, span, profile, ROBUST_LEVEL_DAYS),
         "seasonal_naive": methods.seasonal_naive_paths(y, origins, span),
-        "weekday_median": methods.weekday_median_paths(y, origins, span),
-        "weekday_mean": methods.weekday_mean_paths(y, origins, span),
+        "weekday_median": methods.weekday_median_paths(y, origins, span, WEEKDAY_WINDOW_WEEKS),
+        "weekday_mean": methods.weekday_mean_paths(y, origins, span, WEEKDAY_WINDOW_WEEKS),
     }
     mae = {}
     for name, paths in candidates.items():

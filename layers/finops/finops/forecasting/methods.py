@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from finops.forecasting.robust import SEASON, centred_median, weekly_ratio_profile
+from finops.forecasting.robust import SEASON, centred_median, nan_median, weekly_ratio_profile
 
 MOVING_AVERAGE_DAYS = 7  # a whole week, so the weekly pattern averages out of the level
 
@@ -53,7 +53,7 @@ def profile_paths(y: np.ndarray, origins: np.ndarray, horizon: int, profile: np.
 def weekday_median_paths(y: np.ndarray, origins: np.ndarray, horizon: int, weeks: int = 4) -> np.ndarray:
     """Each weekday's median over the last `weeks` weeks (fewer when the origin has fewer): one burst or one
     quiet day in those weeks does not move it, which makes it hard to beat on bursty series."""
-    return _weekday_stat_paths(y, origins, horizon, weeks, np.nanmedian)
+    return _weekday_stat_paths(y, origins, horizon, weeks, nan_median)
 
 
 def weekday_mean_paths(y: np.ndarray, origins: np.ndarray, horizon: int, weeks: int = 4) -> np.ndarray:
@@ -81,7 +81,7 @@ def robust_profile_paths(
     safe = np.maximum(index, 0)
     factors = profile[safe % SEASON]
     deseasonalised = np.where((index >= 0) & (factors > 0), y[safe] / np.where(factors > 0, factors, 1.0), np.nan)
-    level = np.nanmedian(deseasonalised, axis=1)
+    level = nan_median(deseasonalised, axis=1)
     level = np.where(np.isnan(level), 0.0, level)
     phase = (origins[:, None] + np.arange(horizon)[None, :]) % SEASON
     return np.asarray(level[:, None] * profile[phase], dtype=float)
