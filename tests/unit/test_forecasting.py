@@ -231,6 +231,11 @@ def test_mape_is_undefined_when_the_history_has_zero_days() -> None:
     assert acc.smape > 0
 
 
+def test_a_flat_series_reaches_an_amount_before_it_exceeds_it() -> None:
+    f = forecast(np.full(60, 10.0), 30)
+    assert f.expected_crossing(250.0) == 25  # $250 reached on day 25 (index 24), exceeded on day 26
+
+
 def test_probability_of_exceeding_and_expected_crossing() -> None:
     f = forecast(business_week(90), 30)
     assert f.probability_total_exceeds(f.total.value) == pytest.approx(0.5)

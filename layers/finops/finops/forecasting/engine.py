@@ -144,8 +144,11 @@ class Forecast:
         return 1 - normal_cdf((amount - self.total.value) / self.total.sd)
 
     def expected_crossing(self, amount: float) -> int | None:
-        """Index of the first day on which the expected cumulative spend exceeds `amount`, if any."""
-        above = np.flatnonzero(np.cumsum(self.values) > amount)
+        """Index of the first day on which the expected cumulative spend exceeds `amount`, if any.
+
+        Reaching the amount to within rounding is not exceeding it: the combined forecast of a flat $10/day
+        is 10 + 4e-15, and $250 must not be "exceeded" on the 25th day."""
+        above = np.flatnonzero(np.cumsum(self.values) > amount + 1e-9 * max(abs(amount), 1.0))
         return int(above[0]) if len(above) else None
 
 
