@@ -205,7 +205,7 @@ def scenario_section(by_threshold: dict[float, dict[str, anomalies.ScenarioScore
             label = f"**{m}**" if m == "auto" else (f"{m} (seed, k=2)" if m == "statistical" else m)
             limit = "k=2" if m == "statistical" else (f"**{z:g}**" if z == 4.0 else f"{z:g}")
             out.append(
-                f"| {label} | {limit} | {_f(s.precision, 3)} | {_f(s.recall, 3)} | {s.found}/{s.spikes} | "
+                f"| {label} | {limit} | {_f(s.precision, 3)} | {_f(s.recall, 3)} | {s.found}/{s.labelled} | "
                 f"{s.false_alarms} | {s.second_found}/{s.second_days} | {s.young_found}/{s.young} |"
             )
     return out

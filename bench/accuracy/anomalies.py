@@ -27,21 +27,12 @@ BASELINE_DAYS = 28  # the root cause's baseline window
 
 
 @dataclass(slots=True)
-class DetectionScore:
+class _Rates:
     method: str
     hits: int = 0
     false_alarms: int = 0
-    ignored: int = 0
     labelled: int = 0
     found: int = 0
-    found_by_kind: Counter[str] = field(default_factory=Counter)
-    labelled_by_kind: Counter[str] = field(default_factory=Counter)
-    false_by_direction: Counter[str] = field(default_factory=Counter)
-    severities: Counter[str] = field(default_factory=Counter)
-    cause_checked: int = 0
-    cause_top1: int = 0
-    new_checked: int = 0
-    new_flagged: int = 0
 
     @property
     def precision(self) -> float:
@@ -51,6 +42,19 @@ class DetectionScore:
     @property
     def recall(self) -> float:
         return self.found / self.labelled if self.labelled else float("nan")
+
+
+@dataclass(slots=True)
+class DetectionScore(_Rates):
+    ignored: int = 0
+    found_by_kind: Counter[str] = field(default_factory=Counter)
+    labelled_by_kind: Counter[str] = field(default_factory=Counter)
+    false_by_direction: Counter[str] = field(default_factory=Counter)
+    severities: Counter[str] = field(default_factory=Counter)
+    cause_checked: int = 0
+    cause_top1: int = 0
+    new_checked: int = 0
+    new_flagged: int = 0
 
 
 def _in_span(a: InjectedAnomaly, day: int) -> bool:
@@ -159,25 +163,13 @@ class SpikeScenario:
 
 
 @dataclass(slots=True)
-class ScenarioScore:
-    method: str
-    hits: int = 0
-    false_alarms: int = 0
-    spikes: int = 0
-    found: int = 0
+class ScenarioScore(_Rates):
+    """`labelled` counts the spike days (the second day of a two-day spike is a spike of its own)."""
+
     second_days: int = 0
     second_found: int = 0
     young: int = 0  # spikes of tenants with less history before the range than the 13 weeks the detector reads
     young_found: int = 0
-
-    @property
-    def precision(self) -> float:
-        total = self.hits + self.false_alarms
-        return self.hits / total if total else float("nan")
-
-    @property
-    def recall(self) -> float:
-        return self.found / self.spikes if self.spikes else float("nan")
 
 
 def spike_scenario(seed: int, tenants: int) -> SpikeScenario:
@@ -242,7 +234,7 @@ def evaluate_scenario(scenario: SpikeScenario, *, z_threshold: float = 4.0) -> d
             flagged = {d.index for d in detections}
             score.hits += len(up & scenario.spikes[t])
             score.false_alarms += len(flagged - (up & scenario.spikes[t]))
-            score.spikes += len(scenario.spikes[t])
+            score.labelled += len(scenario.spikes[t])
             score.found += len(up & scenario.spikes[t])
             score.second_days += len(scenario.second_days[t])
             score.second_found += len(up & scenario.second_days[t])
