@@ -71,6 +71,7 @@ def machine() -> list[str]:
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- CPU: {cpu}, {os.cpu_count()} cores (shared, noisy machine), RAM {ram}",
         f"- OS: {platform.platform()}; Python {platform.python_version()}; numpy {metadata.version('numpy')}",
+        f"- Load average when the report was written (1/5/15 min): {' / '.join(f'{x:.1f}' for x in os.getloadavg())}",
     ]
 
 
