@@ -76,22 +76,32 @@ def ensure_environment() -> tuple[Path | None, str]:
 
 def run(histories: np.ndarray, horizon: int) -> AutoEtsForecasts | str:
     """AutoETS(season_length=7) forecasts of every history, or the reason it could not run."""
+    result = run_models(histories, horizon, ("AutoETS",))
+    return result if isinstance(result, str) else result["AutoETS"]
+
+
+def run_models(histories: np.ndarray, horizon: int, models: tuple[str, ...]) -> dict[str, AutoEtsForecasts] | str:
+    """Forecasts of every history by each statsforecast model (season_length=7), or why they could not run."""
     python, version = ensure_environment()
     if python is None:
         return version
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
-        np.savez(source, histories=histories, horizon=horizon)
+        np.savez(source, histories=histories, horizon=horizon, models=np.array(models))
         done = subprocess.run([str(python), str(RUNNER), str(source), str(target)], capture_output=True, text=True)
         if done.returncode != 0:
-            return f"AutoETS run failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+            return f"statsforecast run failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
         data = np.load(target)
-        return AutoEtsForecasts(
-            mean=data["mean"],
-            lo80=data["lo80"],
-            hi80=data["hi80"],
-            lo95=data["lo95"],
-            hi95=data["hi95"],
-            seconds=data["seconds"],
-            version=version,
-        )
+        found = {}
+        for model in models:
+            prefix = "" if models == ("AutoETS",) else f"{model}:"
+            found[model] = AutoEtsForecasts(
+                mean=data[prefix + "mean"],
+                lo80=data[prefix + "lo80"],
+                hi80=data[prefix + "hi80"],
+                lo95=data[prefix + "lo95"],
+                hi95=data[prefix + "hi95"],
+                seconds=data[prefix + "seconds"],
+                version=version,
+            )
+        return found

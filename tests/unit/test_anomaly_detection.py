@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from finops.anomalies import Detection, detect, detect_many, root_cause, severity_of
+from finops.anomalies import Detection, detect, detect_many, detect_range, history_start, root_cause, severity_of
+from finops.anomalies.detection import _report_flags
 
 WEEK = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.45, 0.4])
 START = date(2026, 1, 5)  # a Monday
@@ -85,30 +86,97 @@ def test_the_statistical_baseline_is_blind_to_the_weekly_pattern() -> None:
     assert all(d.direction == "down" and d.index % 7 == 6 for d in found)
 
 
-def test_a_level_shift_is_reported_once_not_every_day() -> None:
+@pytest.mark.parametrize("method", ["auto", "seasonal"])
+def test_a_spike_the_day_after_another_is_a_second_anomaly(method: str) -> None:
+    # Two days of a runaway job are two anomalies: on the second day nobody knows yet whether it will last.
+    series = business_week(seed=3)
+    series[[70, 71]] *= [2.6, 1.6]
+    found = detect(series, START, method, min_impact_usd=10)  # type: ignore[arg-type]
+    assert [(d.index, d.direction) for d in found] == [(70, "up"), (71, "up")]
+
+
+def test_a_level_shift_is_reported_on_its_first_two_days_not_every_day() -> None:
     series = business_week(120, seed=4)
     series[80:] *= 1.8
     found = detect(series, START, min_impact_usd=10)
-    assert [d.index for d in found] == [80]
-    assert found[0].direction == "up"
+    assert [(d.index, d.direction) for d in found] == [(80, "up"), (81, "up")]
 
 
-def test_a_three_day_outage_is_one_anomaly() -> None:
+def test_a_three_day_outage_is_news_for_two_days_then_a_lasting_change() -> None:
     series = business_week(seed=5)
     series[60:63] *= 0.1
     found = detect(series, START, min_impact_usd=10)
-    assert [(d.index, d.direction) for d in found] == [(60, "down")]
+    assert [(d.index, d.direction) for d in found] == [(60, "down"), (61, "down")]
 
 
-def test_a_sustained_moderate_shift_is_reported_when_it_has_lasted() -> None:
-    # +25% on a 5% noise series is under 4 sigmas on a given day, but three days in a row is not noise.
+@pytest.mark.parametrize(
+    ("z", "reported"),
+    [
+        ([0, 3, 3, 3, 3, 3, 0], [3]),  # a small shift, each day under the limit: reported once it has lasted
+        ([0, 6, 6, 6, 6, 0], [1, 2]),  # a large one: its first two days, then it is a level shift
+        ([0, 6, 0, 6, 0, 6], [1, 3, 5]),  # separate spikes are separate anomalies
+        ([0, 6, 3, 3, 6, 0], [1]),  # days beyond 2.5 in between: the same lasting change
+        ([0, 3, 3, 6, 6, 0], [3]),  # beyond the limit only on the day it has lasted: reported once
+        ([0, 6, -6, 0], [1, 2]),  # up then down: two anomalies
+    ],
+)
+def test_the_report_rule_for_runs_of_unusual_days(z: list[float], reported: list[int]) -> None:
+    _, report = _report_flags(np.array([z], dtype=float), 4.0)
+    assert np.flatnonzero(report[0]).tolist() == reported
+    assert all(report[0, i] == np.sign(z[i]) for i in reported)
+
+
+def test_a_sustained_moderate_shift_is_reported_once_or_twice_and_then_never() -> None:
     series = business_week(120, noise=0.05, seed=6)
     series[90:] *= 1.25
     found = detect(series, START, min_impact_usd=10)
-    assert len(found) == 1
-    assert 90 <= found[0].index <= 92
-    assert found[0].direction == "up"
-    assert found[0].severity in ("low", "medium")
+    assert 1 <= len(found) <= 2
+    assert all(90 <= d.index <= 92 and d.direction == "up" for d in found)
+    assert all(d.severity in ("low", "medium") for d in found)
+
+
+@pytest.mark.parametrize("method", ["auto", "seasonal", "statistical"])
+def test_days_before_the_first_spend_are_no_history(method: str) -> None:
+    # A tenant that started 75 days ago, asked about with 120 days of history: the 45 days before its first
+    # spend are not 45 days of zero spend (they made its first baselines absurd and hid spikes for weeks).
+    spend = business_week(75, seed=8)
+    spend[[40, 55, 56]] *= [1.6, 2.0, 1.7]
+    padded = np.concatenate([np.zeros(45), spend])
+    alone = detect(spend, START, method, min_impact_usd=10)  # type: ignore[arg-type]
+    within = detect(padded, START - timedelta(days=45), method, min_impact_usd=10)  # type: ignore[arg-type]
+    assert [(d.index - 45, d.day, d.expected, d.score) for d in within] == [
+        (d.index, d.day, d.expected, d.score) for d in alone
+    ]
+    if method != "statistical":
+        assert {40, 55, 56} <= {d.index for d in alone}
+
+
+spiky_series = st.tuples(
+    st.integers(min_value=0, max_value=2**32 - 1), st.integers(min_value=0, max_value=60), st.integers(0, 6)
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(params=spiky_series, first=st.integers(min_value=0, max_value=40), length=st.integers(0, 40))
+def test_a_days_verdict_is_the_same_for_any_range_that_includes_it(
+    params: tuple[int, int, int], first: int, length: int
+) -> None:
+    # The 03:00 job asks about yesterday alone; a user asks a week later about the month: same answer.
+    seed, leading_zeros, spikes = params
+    rng = np.random.default_rng(seed)
+    spend = np.concatenate([np.zeros(leading_zeros), business_week(200 - leading_zeros, seed=seed)])
+    spend[rng.integers(leading_zeros, 200, spikes)] *= rng.uniform(1.5, 3.0, spikes)
+    origin = START - timedelta(days=START.weekday())  # a Monday, so that every history_start is inside
+    start = origin + timedelta(days=98 + first)
+    end = start + timedelta(days=length)
+    assert history_start(start) >= origin
+    ranged = detect_range(spend[None, :], origin, start, end, min_impact_usd=1)[0]
+    for d in ranged:
+        assert start <= d.day <= end  # type: ignore[operator]
+    days = sorted({start + timedelta(days=i) for i in range(0, length + 1, 3)} | {end})
+    for day in days:
+        alone = detect_range(spend[None, :], origin, day, day, min_impact_usd=1)[0]
+        assert alone == [d for d in ranged if d.day == day]
 
 
 def test_a_new_weekly_shape_after_a_new_service_is_reported_once() -> None:

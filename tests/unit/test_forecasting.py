@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from finops.errors import InvalidRequest
-from finops.forecasting import METHODS, MIN_HISTORY_DAYS, Forecast, InsufficientHistory, forecast
+from finops.forecasting import METHODS, MIN_HISTORY_DAYS, Forecast, InsufficientHistory, forecast, methods
 from finops.forecasting.stats import Z95, normal_cdf, normal_ppf, student_t_ppf
 
 WEEK = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.45, 0.4])
@@ -107,6 +107,33 @@ def test_a_one_day_spike_in_the_history_does_not_wreck_the_forecast(method: str,
     assert after.total.value == pytest.approx(before.total.value, rel=0.1)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_frequent_bursts_do_not_drag_auto_up(seed: int) -> None:
+    # Bursts (x4) on 15% of days are too many to be cleaned as outliers: the robust candidates (weekday
+    # medians, a median level) must carry auto, not the means every burst pulls up.
+    history = business_week(90, seed=seed)
+    history[np.random.default_rng(seed).random(90) < 0.15] *= 4
+    f = forecast(history, 28)
+    typical = 1000 * WEEK[np.arange(90, 118) % 7]
+    assert f.weights["weekday_median"] + f.weights["robust_profile"] > 0.5
+    assert f.values.sum() < 1.3 * typical.sum()
+
+
+def test_the_simple_seasonal_candidates_repeat_each_weekdays_median_and_mean() -> None:
+    # Four weeks in which each weekday has one odd day: the median ignores it, the mean does not.
+    weeks = np.tile(np.arange(1.0, 8.0), (4, 1))
+    weeks[1] *= 10
+    y = weeks.ravel()
+    origins = np.array([28])
+    median = methods.weekday_median_paths(y, origins, 10)[0]
+    mean = methods.weekday_mean_paths(y, origins, 10)[0]
+    expected_median = np.arange(1.0, 8.0)[np.arange(10) % 7]
+    assert median == pytest.approx(expected_median)
+    assert mean == pytest.approx(expected_median * 13 / 4)
+    # An origin with only two weeks behind it uses those two.
+    assert methods.weekday_median_paths(y, np.array([14]), 7)[0] == pytest.approx(np.arange(1.0, 8.0) * 5.5)
+
+
 def test_an_outage_in_the_history_does_not_wreck_the_forecast() -> None:
     clean = business_week(90, seed=4)
     broken = clean.copy()
@@ -179,6 +206,14 @@ def test_points_are_dated_from_the_start_date() -> None:
 def test_auto_reports_its_weights_and_backtest_accuracy() -> None:
     f = forecast(business_week(90), 30)
     assert f.method == "auto"
+    assert set(f.weights) == {
+        "seasonal",
+        "weekly_profile",
+        "robust_profile",
+        "seasonal_naive",
+        "weekday_median",
+        "weekday_mean",
+    }
     assert sum(f.weights.values()) == pytest.approx(1.0)
     acc = f.accuracy
     assert acc.mape is not None and 0 < acc.mape < 20
@@ -194,6 +229,11 @@ def test_mape_is_undefined_when_the_history_has_zero_days() -> None:
     acc = forecast(history, 7, "seasonal_naive").accuracy
     assert acc.mape is None
     assert acc.smape > 0
+
+
+def test_a_flat_series_reaches_an_amount_before_it_exceeds_it() -> None:
+    f = forecast(np.full(60, 10.0), 30)
+    assert f.expected_crossing(250.0) == 25  # $250 reached on day 25 (index 24), exceeded on day 26
 
 
 def test_probability_of_exceeding_and_expected_crossing() -> None:

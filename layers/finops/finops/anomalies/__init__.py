@@ -11,6 +11,8 @@ from finops.anomalies.detection import (
     Severity,
     detect,
     detect_many,
+    detect_range,
+    history_start,
     severity_of,
 )
 from finops.anomalies.root_cause import Contributor, root_cause
@@ -24,6 +26,8 @@ __all__ = [
     "Severity",
     "detect",
     "detect_many",
+    "detect_range",
+    "history_start",
     "root_cause",
     "severity_of",
 ]

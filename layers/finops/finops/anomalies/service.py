@@ -23,7 +23,7 @@ from typing import Any, Literal
 from clickhouse_connect.driver.client import Client
 from pydantic import Field
 
-from finops.anomalies.detection import AnomalyMethod, Detection, detect_many
+from finops.anomalies.detection import AnomalyMethod, Detection, detect_range, history_start
 from finops.anomalies.root_cause import Contributor, root_cause
 from finops.auth import Permission, Principal
 from finops.costs.queries import effective_rows
@@ -171,10 +171,13 @@ def detect(
     min_impact_usd: float,
     daily_limits: dict[str, float] | None = None,
 ) -> list[Found]:
-    """Anomalies of the tenants' category series on [start, end]."""
-    if not tenants:
+    """Anomalies of the tenants' category series on [start, end]; each day is judged on the history
+    `detect_range` gives it, so its verdict is the same whatever range it is asked in. Today is not judged: its
+    spend so far is a partial day, which would read as a drop against a whole day's expectation."""
+    end = min(end, datetime.now(UTC).date() - timedelta(days=1))
+    if not tenants or start > end:
         return []
-    first = start - timedelta(days=BASELINE_DAYS)
+    first = history_start(start)
     keys, matrix = daily_series_by_category(client, tenants, first, end)
     if not keys:
         return []
@@ -185,16 +188,17 @@ def detect(
         matrix = matrix[rows]
         if not keys:
             return []
-        results = detect_many(
+        results = detect_range(
             matrix,
             first,
+            start,
+            end,
             "threshold",
             min_impact_usd=min_impact_usd,
             threshold_limit=[limits[c] for _, c in keys],
-            score_from=BASELINE_DAYS,
         )
     else:
-        results = detect_many(matrix, first, method, min_impact_usd=min_impact_usd, score_from=BASELINE_DAYS)
+        results = detect_range(matrix, first, start, end, method, min_impact_usd=min_impact_usd)
     hits = [(tenant, category, d) for (tenant, category), found in zip(keys, results, strict=True) for d in found]
     causes = _root_causes(client, hits)
     return [Found(t, c, d, causes.get((t, c, d.day), [])) for t, c, d in hits]  # type: ignore[arg-type]

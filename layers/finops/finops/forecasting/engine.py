@@ -26,6 +26,12 @@ WARMUP_DAYS = 28
 BACKTEST_HORIZON = 28
 # `auto` judges its candidates on forecasts up to this many days ahead (or the horizon, if shorter).
 SELECTION_HORIZON = 14
+# `auto` weights each candidate by 1 / MAE ** WEIGHT_POWER: 2 leans towards the best candidate more than 1
+# does, while still averaging candidates that score alike (bench/ACCURACY.md has the sensitivity table).
+WEIGHT_POWER = 2.0
+# The simple candidates' windows: each weekday over this many weeks; the median level over this many days.
+WEEKDAY_WINDOW_WEEKS = 4
+ROBUST_LEVEL_DAYS = 14
 # The correlated share of the error when the history is too short to measure it (see _total_sd).
 PRIOR_LEVEL_SHARE = 0.25
 # Intervals are never narrower than this share of the recent level: no history proves spend is certain.
@@ -138,8 +144,11 @@ class Forecast:
         return 1 - normal_cdf((amount - self.total.value) / self.total.sd)
 
     def expected_crossing(self, amount: float) -> int | None:
-        """Index of the first day on which the expected cumulative spend exceeds `amount`, if any."""
-        above = np.flatnonzero(np.cumsum(self.values) > amount)
+        """Index of the first day on which the expected cumulative spend exceeds `amount`, if any.
+
+        Reaching the amount to within rounding is not exceeding it: the combined forecast of a flat $10/day
+        is 10 + 4e-15, and $250 must not be "exceeded" on the 25th day."""
+        above = np.flatnonzero(np.cumsum(self.values) > amount + 1e-9 * max(abs(amount), 1.0))
         return int(above[0]) if len(above) else None
 
 
@@ -223,16 +232,20 @@ def _usable_history(history: np.ndarray) -> np.ndarray:
 
 def _auto(y: np.ndarray, origins: np.ndarray, span: int, judge: int) -> tuple[np.ndarray, dict[str, float]]:
     """Combine the candidates with weights from their backtest errors on the cleaned history."""
+    profile = methods.weekly_profile(y)
     candidates = {
         "seasonal": methods.fit_holt_winters(y).paths(origins, span),
-        "weekly_profile": methods.profile_paths(y, origins, span, methods.weekly_profile(y)),
+        "weekly_profile": methods.profile_paths(y, origins, span, profile),
+        "robust_profile": methods.robust_profile_paths(y, origins, span, profile, ROBUST_LEVEL_DAYS),
         "seasonal_naive": methods.seasonal_naive_paths(y, origins, span),
+        "weekday_median": methods.weekday_median_paths(y, origins, span, WEEKDAY_WINDOW_WEEKS),
+        "weekday_mean": methods.weekday_mean_paths(y, origins, span, WEEKDAY_WINDOW_WEEKS),
     }
     mae = {}
     for name, paths in candidates.items():
         err = _backtest_errors(y, origins[:-1], np.maximum(paths[:-1, :judge], 0.0))
         mae[name] = float(np.nanmean(np.abs(err))) if np.any(~np.isnan(err)) else math.inf
-    inverse = {name: 1 / max(value, 1e-12) for name, value in mae.items() if math.isfinite(value)}
+    inverse = {name: max(value, 1e-12) ** -WEIGHT_POWER for name, value in mae.items() if math.isfinite(value)}
     if not inverse:
         inverse = dict.fromkeys(candidates, 1.0)
     norm = sum(inverse.values())

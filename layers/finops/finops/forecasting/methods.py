@@ -8,11 +8,12 @@ at every origin: a little look-ahead in the backtest, in exchange for a forecast
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from finops.forecasting.robust import SEASON, centred_median, weekly_ratio_profile
+from finops.forecasting.robust import SEASON, centred_median, nan_median, weekly_ratio_profile
 
 MOVING_AVERAGE_DAYS = 7  # a whole week, so the weekly pattern averages out of the level
 
@@ -45,6 +46,43 @@ def profile_paths(y: np.ndarray, origins: np.ndarray, horizon: int, profile: np.
     """Level of the last week (deseasonalised) times the day-of-week factor: a seasonal moving average."""
     csum = np.concatenate([[0.0], np.cumsum(y)])
     level = (csum[origins] - csum[origins - SEASON]) / SEASON  # a whole week: the factors average to 1
+    phase = (origins[:, None] + np.arange(horizon)[None, :]) % SEASON
+    return np.asarray(level[:, None] * profile[phase], dtype=float)
+
+
+def weekday_median_paths(y: np.ndarray, origins: np.ndarray, horizon: int, weeks: int = 4) -> np.ndarray:
+    """Each weekday's median over the last `weeks` weeks (fewer when the origin has fewer): one burst or one
+    quiet day in those weeks does not move it, which makes it hard to beat on bursty series."""
+    return _weekday_stat_paths(y, origins, horizon, weeks, nan_median)
+
+
+def weekday_mean_paths(y: np.ndarray, origins: np.ndarray, horizon: int, weeks: int = 4) -> np.ndarray:
+    """Each weekday's mean over the last `weeks` weeks: a seasonal window average."""
+    return _weekday_stat_paths(y, origins, horizon, weeks, np.nanmean)
+
+
+def _weekday_stat_paths(
+    y: np.ndarray, origins: np.ndarray, horizon: int, weeks: int, stat: Callable[..., np.ndarray]
+) -> np.ndarray:
+    back = SEASON * np.arange(1, weeks + 1)
+    # Day origin - 7w + k has the weekday of origin + k (and of every step h with h % 7 == k).
+    index = origins[:, None, None] - back[None, :, None] + np.arange(SEASON)[None, None, :]
+    same_weekday = np.where(index >= 0, y[np.maximum(index, 0)], np.nan)
+    profile = stat(same_weekday, axis=1)  # (origins, 7): never all NaN, as every origin has a week before it
+    return np.asarray(profile[:, np.arange(horizon) % SEASON], dtype=float)
+
+
+def robust_profile_paths(
+    y: np.ndarray, origins: np.ndarray, horizon: int, profile: np.ndarray, days: int = 2 * SEASON
+) -> np.ndarray:
+    """Median of the last `days` deseasonalised days times the day-of-week factor: `profile_paths` with a
+    level that a burst in the last weeks does not drag up."""
+    index = origins[:, None] - days + np.arange(days)[None, :]
+    safe = np.maximum(index, 0)
+    factors = profile[safe % SEASON]
+    deseasonalised = np.where((index >= 0) & (factors > 0), y[safe] / np.where(factors > 0, factors, 1.0), np.nan)
+    level = nan_median(deseasonalised, axis=1)
+    level = np.where(np.isnan(level), 0.0, level)
     phase = (origins[:, None] + np.arange(horizon)[None, :]) % SEASON
     return np.asarray(level[:, None] * profile[phase], dtype=float)
 

@@ -35,6 +35,17 @@ def centred_median(y: np.ndarray, width: int = SEASON) -> np.ndarray:
     return np.asarray((low + high) / 2, dtype=float)
 
 
+def nan_median(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median along `axis` ignoring NaN (NaN where all are): a sort, much faster than np.nanmedian on the
+    short rows the forecasts need."""
+    ordered = np.sort(np.moveaxis(a, axis, -1), axis=-1)  # NaN sorts last
+    count = np.sum(~np.isnan(ordered), axis=-1)
+    safe = np.maximum(count, 1)
+    low = np.take_along_axis(ordered, ((safe - 1) // 2)[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(ordered, (safe // 2)[..., None], axis=-1)[..., 0]
+    return np.asarray(np.where(count > 0, (low + high) / 2, np.nan), dtype=float)
+
+
 def weekly_ratio_profile(y: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Multiplicative day-of-week factors relative to `level`, indexed by position modulo 7.
 
