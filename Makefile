@@ -12,7 +12,9 @@ FINOPS_DATA_DIR ?= .finops
 TENANT ?= demo
 ROLE ?= admin
 ENV ?= dev
-export PORT FINOPS_DATA_DIR
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not available everywhere).
+CHROMIUM ?= /usr/bin/chromium
+export PORT FINOPS_DATA_DIR CHROMIUM
 
 .PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy bench clean
 
@@ -41,9 +43,17 @@ token: install
 invoke: install
 	@$(BIN)/python -m local.invoke "$(FUNCTION)" $(if $(EVENT),--event "$(EVENT)")
 
-## test: lint, type checks, unit, integration, e2e and template tests
-test: install $(SAM_VENV)/.installed lint typecheck
+## test: lint, type checks, unit, integration, e2e (the dashboard in headless Chromium included) and template tests
+test: install $(SAM_VENV)/.installed $(CHROMIUM) lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "the browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium (or CHROMIUM=/path/to/chromium)" >&2; exit 1; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -74,8 +74,9 @@ function fieldFor(form, loc, msg) {
     const name = path[i - 1];
     if (form.querySelector(`[data-field="${name}"]`)) return name;
   }
-  const named = [...form.querySelectorAll("[data-field]")].map((el) => el.dataset.field).find((name) => new RegExp(`\\b${name}\\b`).test(msg || ""));
-  return named || null;
+  // The field the message names first ("rateLimitFactor is required when actions include rate_limit").
+  const named = [...form.querySelectorAll("[data-field]")].map((el) => [el.dataset.field, (msg || "").search(new RegExp(`\\b${el.dataset.field}\\b`))]).filter(([, at]) => at >= 0);
+  return named.length ? named.sort((a, b) => a[1] - b[1])[0][0] : null;
 }
 
 export async function budgetFormView(ctx) {
