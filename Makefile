@@ -16,7 +16,7 @@ ENV ?= dev
 CHROMIUM ?= /usr/bin/chromium
 export PORT FINOPS_DATA_DIR CHROMIUM
 
-.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy bench clean
+.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy publish-web bench clean
 
 install: $(VENV)/.installed
 
@@ -86,9 +86,14 @@ migrate: install
 	PYTHONPATH=layers/finops $(BIN)/python -m finops.db.migrate --sql-dir sql/clickhouse
 	PYTHONPATH=layers/finops $(BIN)/python -m finops.db.postgres --sql-dir sql/postgres
 
-## deploy: migrations first (they only add), then the stack (make deploy ENV=prod)
+## deploy: migrations first (they only add), then the stack, then the dashboard's files (make deploy ENV=prod)
 deploy: build migrate
 	$(SAM) deploy --config-env $(ENV)
+	$(BIN)/python -m local.publish_web --config-env $(ENV)
+
+## publish-web: upload web/ and its config.json to the stack's dashboard bucket and refresh CloudFront
+publish-web: install
+	$(BIN)/python -m local.publish_web --config-env $(ENV)
 
 ## bench: the scale benchmarks; results in bench/RESULTS.md
 bench: install

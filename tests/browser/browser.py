@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # --no-sandbox: the tests run as root on CI; the rest keep a shared 2-core machine quiet.
@@ -22,8 +22,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-dev-shm-usage",
 ]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @contextmanager
@@ -67,7 +67,7 @@ class Screen:
         return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
 
 
-def open_screen(browser: Browser, base_url: str, token: str | None, *, viewport: dict[str, int] = DESKTOP) -> Screen:
+def open_screen(browser: Browser, base_url: str, token: str | None, *, viewport: ViewportSize = DESKTOP) -> Screen:
     context = browser.new_context(viewport=viewport, locale="en-US", timezone_id="UTC", accept_downloads=True)
     page = context.new_page()
     screen = Screen(page, base_url)

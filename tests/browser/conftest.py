@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, ViewportSize
 
 from tests.browser.browser import DESKTOP, Screen, chromium, open_screen
 from tests.e2e.local_server import LocalServer
@@ -31,7 +31,7 @@ def open_as(browser: Browser, dashboard_server: LocalServer) -> Iterator[Callabl
     """open_as("admin") -> a tab signed in as the demo tenant's admin; no console error may go unexplained."""
     screens: list[Screen] = []
 
-    def signed_in(role: str = "admin", tenant: str = "demo", viewport: dict[str, int] = DESKTOP) -> Screen:
+    def signed_in(role: str = "admin", tenant: str = "demo", viewport: ViewportSize = DESKTOP) -> Screen:
         token = dashboard_server.token(tenant, role)
         screen = open_screen(browser, dashboard_server.base_url, token, viewport=viewport)
         screens.append(screen)
