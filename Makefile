@@ -16,7 +16,7 @@ ENV ?= dev
 CHROMIUM ?= /usr/bin/chromium
 export PORT FINOPS_DATA_DIR CHROMIUM
 
-.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy publish-web bench clean
+.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy publish-web screenshots bench clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,10 @@ $(CHROMIUM):
 	else \
 		echo "the browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium (or CHROMIUM=/path/to/chromium)" >&2; exit 1; \
 	fi
+
+## screenshots: every dashboard screen at 1280 and 390 px into docs/screenshots/ (a server of its own, demo data)
+screenshots: install $(CHROMIUM)
+	$(BIN)/python -m tests.browser.screenshots
 
 lint: install
 	$(BIN)/ruff check .

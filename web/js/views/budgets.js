@@ -3,7 +3,7 @@
 import { api, budgetsBase } from "../api.js";
 import { gauge } from "../chart.js";
 import { h, message, replace } from "../dom.js";
-import { categoryLabel, money, percent, range } from "../format.js";
+import { categoryLabel, longDay, money, percent, range } from "../format.js";
 import { ACTIONS, policyInWords, stateBadge, thresholdMarks } from "../policy.js";
 import { pageHeader } from "./common.js";
 
@@ -28,7 +28,7 @@ export function budgetCard(tenant, budget, status, user) {
         h("span", { class: "percent" }, `(${percent(status.percentUsed)})`),
         h("span", { class: "hint" }, ` · ${range(status.periodStart, status.periodEnd)}`)),
       gauge({ spent: status.spent, amount: status.amount, forecast, thresholds: thresholdMarks(budget), label: `${money(status.spent)} spent of ${money(status.amount)}${forecast !== null && forecast !== undefined ? `; forecast ${money(forecast)} at period end` : ""}` }),
-      h("p", { class: "hint" }, forecast !== null && forecast !== undefined ? `Forecast at period end: ${money(forecast)} (${percent((forecast / status.amount) * 100)})${status.forecastBreachDate ? `, crossing the amount around ${status.forecastBreachDate}` : ""}.` : "No forecast (made by the 02:00 UTC daily check for budgets that could run over)."),
+      h("p", { class: "hint" }, forecast !== null && forecast !== undefined ? `Forecast at period end: ${money(forecast)} (${percent((forecast / status.amount) * 100)})${status.forecastBreachDate ? `, crossing the amount around ${longDay(status.forecastBreachDate)}` : ""}.` : "No forecast (made by the 02:00 UTC daily check for budgets that could run over)."),
       h("p", { class: "active-actions" }, h("strong", {}, "In effect: "), status.activeActions.length ? status.activeActions.map((a) => ACTIONS[a]).join(", ") : "nothing"),
     ] : h("p", { class: "hint" }, "No status: the budget has not started yet or was deleted."),
     h("ul", { class: "policy-words" }, policyInWords(budget.policy, budget.amount).map((line) => h("li", {}, line))),
