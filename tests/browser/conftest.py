@@ -9,15 +9,12 @@ import pytest
 from playwright.sync_api import Browser, ViewportSize
 
 from tests.browser.browser import DESKTOP, Screen, chromium, open_screen
+from tests.e2e.conftest import local_server
 from tests.e2e.local_server import LocalServer
 
-
-@pytest.fixture(scope="session")
-def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    server = LocalServer(data_dir=tmp_path_factory.mktemp("dashboard-server") / "data")
-    server.start()
-    yield server
-    server.stop()
+# The e2e suite's server fixture under another name: the browser tests get a server of their own, started, stopped
+# and checked for leftovers the same way.
+dashboard_server = pytest.fixture(local_server.__wrapped__, scope="session", name="dashboard_server")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

@@ -277,6 +277,29 @@ def test_a_stale_edit_shows_the_412_and_keeps_the_other_change(open_as: OpenAs, 
     assert get(dashboard_server, f"{BUDGETS}/budgets/{budget['id']}")["amount"] == 1234
 
 
+def test_the_event_timeline_pages_through_the_audit_trail(open_as: OpenAs, dashboard_server: LocalServer) -> None:
+    budget = create_budget(dashboard_server, f"Busy {uuid.uuid4().hex[:8]}", amount=100_000)
+    admin = dashboard_server.token("demo", "admin")
+    for version in range(1, 23):  # 22 changes: 23 events with the creation, more than a page of 20
+        reply = dashboard_server.request(
+            "PATCH",
+            f"{BUDGETS}/budgets/{budget['id']}",
+            token=admin,
+            body={"amount": 100_000 + version},
+            headers={"If-Match": f'"{version}"'},
+        )
+        assert reply.status == 200, reply.text
+    events = get(dashboard_server, f"{BUDGETS}/budgets/{budget['id']}/events", limit=100)["events"]
+    screen = open_as("admin")
+    page = screen.open(f"/tenants/demo/budgets/{budget['id']}")
+    expect(page.locator("#event-list li")).to_have_count(20)
+    expect(page.locator("#event-list li").first).to_have_attribute("data-event", events[0]["id"])
+    page.click("#more-events")
+    expect(page.locator("#event-list li")).to_have_count(len(events))
+    expect(page.locator("#event-list li").last).to_contain_text("Created")
+    expect(page.locator("#more-events")).to_be_hidden()
+
+
 # --- anomalies ----------------------------------------------------------------------------------------------
 
 

@@ -45,7 +45,7 @@ function eventDetails(event) {
     const d = event.details;
     if (d.expectedSpend !== undefined) parts.push(`expected ${money(d.expectedSpend)}`);
     if (d.probability !== undefined) parts.push(`probability ${percent(Number(d.probability) * 100, 0)}`);
-    if (d.breachDate) parts.push(`breach around ${d.breachDate}`);
+    if (d.breachDate) parts.push(`breach around ${longDay(d.breachDate)}`);
   }
   if (event.actor) parts.push(`by ${event.actor}`);
   parts.push(`via ${event.source}`);
