@@ -4,16 +4,21 @@ refusals are shown as the API has them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, expect
 
+from local.web import CONTENT_SECURITY_POLICY
 from tests.browser.browser import PHONE, Screen, open_screen, usd
 from tests.e2e.local_server import LocalServer
 
@@ -202,8 +207,18 @@ def test_budget_created_through_the_form_appears_in_the_list_and_through_the_api
     page.fill("#enforceThreshold", "110")
     page.check('input[name="actions"][value="block_ai"]')
     page.fill("#notifyEmails", "owner@demo.example")
-    # The preview says what the policy would decide at today's spend before anything is saved.
-    expect(page.locator("#preview-now")).to_contain_text("is spent")
+    # The preview says what the policy would decide at this period's spend (the API's) before anything is saved.
+    now = today()
+    spent = get(
+        dashboard_server,
+        f"{COSTS}/costs",
+        tenantId="demo",
+        categories="AI",
+        granularity="total",
+        **{"from": now.replace(day=1), "to": now},
+    )["total"]
+    expect(page.locator("#preview-now")).to_contain_text(f"{usd(spent)} is spent")
+    expect(page.locator("#preview-now")).to_contain_text(f"{spent / 2500 * 100:.1f}% of $2,500.00")
     page.click("#save-budget")
     expect(page).to_have_url(re.compile(r"/budgets/[^/]+\?saved=1$"))
     screen.settle()
@@ -393,6 +408,120 @@ def test_a_new_tenant_sees_what_to_do_next(open_as: OpenAs) -> None:
         "/tenants/demo/anomalies",
     ],
 )
-def test_screens_fit_a_390_px_phone_without_sideways_scrolling(open_as: OpenAs, path: str) -> None:
+def test_screens_fit_a_390_px_phone_and_every_control_has_a_name(open_as: OpenAs, path: str) -> None:
     page = open_as("admin", viewport=PHONE).open(path)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, button, a[href], [tabindex="0"]')]
+            .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
+            .map((el) => el.outerHTML.slice(0, 120))"""
+    )
+    assert not unnamed
+
+
+def test_a_database_outage_is_a_plain_message_with_when_to_retry(open_as: OpenAs) -> None:
+    screen = open_as("admin")
+    screen.allow(r"status of 503")
+    # The service's answer while a database is down (simulated on the wire: the page's handling is under test).
+    screen.page.route(
+        "**/v1/analytics/finops/costs/summary*",
+        lambda route: route.fulfill(
+            status=503,
+            headers={"Retry-After": "7"},
+            json={"statusCode": 503, "detail": [{"msg": "ClickHouse is unavailable"}]},
+        ),
+    )
+    page = screen.open("/tenants/demo/overview")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("temporarily unavailable")
+    expect(alert).to_contain_text("in 7 s")
+    page.unroute("**/v1/analytics/finops/costs/summary*")
+    alert.get_by_role("button", name="Retry").click()
+    expect(page.locator('[data-kpi="mtd"] .kpi-value')).to_have_text(re.compile(r"^\$[\d,]+\.\d\d$"))
+
+
+def test_the_legend_toggles_a_series_from_the_keyboard(open_as: OpenAs) -> None:
+    page = open_as("admin").open("/tenants/demo/costs?range=30d&groupBy=category")
+    ai_bars = page.locator('#cost-chart rect.bar[data-key="AI"]')
+    assert ai_bars.count() > 0
+    toggle = page.locator("#cost-chart .legend-item", has_text="AI")
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#cost-chart .legend-item", has_text="AI")).to_have_attribute("aria-pressed", "false")
+    expect(ai_bars).to_have_count(0)
+    page.keyboard.press("Enter")
+    expect(ai_bars).not_to_have_count(0)
+
+
+def test_signing_in_through_the_oidc_issuer_with_pkce(browser: Browser, dashboard_server: LocalServer) -> None:
+    """The AWS sign-in path: config.json names an issuer; its hosted login and token endpoint are simulated on the
+    wire (they live outside this machine), the API is the real local one."""
+    screen = open_screen(browser, dashboard_server.base_url, None)
+    page = screen.page
+    issued = dashboard_server.token("demo", "user")
+    seen: dict[str, str] = {}
+    config = {
+        "signIn": "oidc",
+        "authorizeUrl": "https://login.example.com/oauth2/authorize",
+        "tokenUrl": "https://login.example.com/oauth2/token",
+        "clientId": "dashboard-client",
+        "scope": "openid",
+        "tokenKind": "id_token",
+        "tenantClaim": "tenant_id",
+        "rolesClaim": "roles",
+    }
+
+    def authorize(route: Any) -> None:
+        query = dict(parse_qsl(urlsplit(route.request.url).query))
+        seen.update(query)
+        # The hosted login sends the browser back with a code (a page that navigates, not a 302: Playwright does not
+        # route the request a redirect makes, and the callback's headers must be the deployed ones).
+        back = f"{query['redirect_uri']}?code=the-code&state={query['state']}"
+        route.fulfill(
+            status=200, content_type="text/html", body=f"<script>location.replace({json.dumps(back)})</script>"
+        )
+
+    def token(route: Any) -> None:
+        seen.update({f"token_{k}": v for k, v in parse_qsl(route.request.post_data or "")})
+        route.fulfill(
+            status=200,
+            json={"id_token": issued, "access_token": "not-for-the-api", "token_type": "Bearer"},
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
+
+    page.route("**/config.json", lambda route: route.fulfill(status=200, json=config))
+    # The page's headers as CloudFront sends them (template.yaml): the token endpoint is allowed to connect to.
+    deployed_policy = CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self'", "connect-src 'self' https://login.example.com"
+    )
+
+    def with_deployed_headers(route: Any) -> None:
+        original = route.fetch()
+        route.fulfill(response=original, headers={**original.headers, "content-security-policy": deployed_policy})
+
+    page.route(lambda url: urlsplit(url).path.startswith(("/tenants/", "/signin/")), with_deployed_headers)
+    page.route("https://login.example.com/oauth2/authorize*", authorize)
+    page.route("https://login.example.com/oauth2/token", token)
+    try:
+        page.goto(f"{dashboard_server.base_url}/tenants/demo/budgets")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{dashboard_server.base_url}/tenants/demo/budgets")
+        screen.settle()
+        expect(page.locator("#who")).to_contain_text("demo · user")
+        expect(page.get_by_role("heading", name="Budgets", level=1)).to_be_visible()
+        # Authorization code with PKCE: a S256 challenge, and its verifier (never the challenge) at the token endpoint.
+        assert (
+            seen["response_type"] == "code"
+            and seen["client_id"] == "dashboard-client"
+            and seen["code_challenge_method"] == "S256"
+        )
+        assert seen["token_code"] == "the-code" and seen["token_grant_type"] == "authorization_code"
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(seen["token_code_verifier"].encode()).digest())
+            .rstrip(b"=")
+            .decode()
+        )
+        assert challenge == seen["code_challenge"]
+        assert not screen.errors
+    finally:
+        page.context.close()

@@ -86,17 +86,22 @@ export async function finishOidcSignIn() {
   sessionStorage.removeItem(VERIFIER_KEY);
   if (params.get("error")) throw new Error(`The sign-in was refused: ${params.get("error_description") || params.get("error")}`);
   if (!saved || params.get("state") !== saved.state) throw new Error("This sign-in link is stale or was not started here; sign in again.");
-  const reply = await fetch(config.tokenUrl, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      client_id: config.clientId,
-      code: params.get("code") || "",
-      redirect_uri: `${location.origin}/signin/callback`,
-      code_verifier: saved.verifier,
-    }),
-  });
+  let reply;
+  try {
+    reply = await fetch(config.tokenUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: config.clientId,
+        code: params.get("code") || "",
+        redirect_uri: `${location.origin}/signin/callback`,
+        code_verifier: saved.verifier,
+      }),
+    });
+  } catch {
+    throw new Error("The identity provider's token endpoint could not be reached; try signing in again.");
+  }
   if (!reply.ok) throw new Error(`The identity provider refused the sign-in (${reply.status}).`);
   const tokens = await reply.json();
   const jwt = tokens[config.tokenKind || "id_token"];
