@@ -106,7 +106,7 @@ export async function budgetFormView(ctx) {
   const p = initial.policy;
 
   const known = h("div", { class: "known-values" });
-  const rateLimit = h("input", { type: "number", step: "0.05", min: "0", max: "1", value: p.rateLimitFactor ?? "", inputmode: "decimal" });
+  const rateLimit = h("input", { type: "number", step: "0.05", min: "0", max: "1", value: p.rateLimitFactor === null || p.rateLimitFactor === undefined ? "" : Number(p.rateLimitFactor), inputmode: "decimal" });
   const form = h("form", { class: "budget-form", novalidate: true, id: "budget-form" },
     h("div", { class: "form-errors", id: "form-errors", tabindex: "-1" }),
     h("fieldset", { class: "step" }, h("legend", {}, "1. What to watch"),
