@@ -56,21 +56,23 @@ export async function anomaliesView(ctx) {
       return;
     }
     const body = h("tbody", {});
+    // data-label: on a phone each row becomes a card whose cells name themselves.
+    const cell = (label, attrs, ...content) => h(attrs.scope ? "th" : "td", { ...attrs, dataset: { label } }, ...content);
     const rowFor = (a) => h("tr", { dataset: { anomaly: a.id } },
-      h("td", {}, longDay(a.date)),
-      h("th", { scope: "row" }, categoryLabel(a.category)),
-      h("td", {}, directionText(a)),
-      h("td", {}, severityBadge(a.severity)),
-      h("td", { class: "num" }, money(a.expected)),
-      h("td", { class: "num" }, money(a.actual)),
-      h("td", { class: "num" }, money(a.impact)),
-      h("td", { class: "num" }, change(a.deviationPercent)),
-      h("td", { class: "root-cause" }, rootCauseText(a)),
-      h("td", {}, acknowledgeCell(a, user, (updated) => body.replaceChild(rowFor({ ...a, ...updated }), body.querySelector(`tr[data-anomaly="${CSS.escape(a.id)}"]`)))));
+      cell("Date", {}, longDay(a.date)),
+      cell("Category", { scope: "row" }, categoryLabel(a.category)),
+      cell("Direction", {}, directionText(a)),
+      cell("Severity", {}, severityBadge(a.severity)),
+      cell("Expected", { class: "num" }, money(a.expected)),
+      cell("Actual", { class: "num" }, money(a.actual)),
+      cell("Impact", { class: "num" }, money(a.impact)),
+      cell("Deviation", { class: "num" }, change(a.deviationPercent)),
+      cell("Root cause", { class: "root-cause" }, rootCauseText(a)),
+      cell("Status", {}, acknowledgeCell(a, user, (updated) => body.replaceChild(rowFor({ ...a, ...updated }), body.querySelector(`tr[data-anomaly="${CSS.escape(a.id)}"]`)))));
     body.append(...rows.map(rowFor));
     results.fill(h("p", { class: "hint" }, `${rows.length} anomal${rows.length === 1 ? "y" : "ies"}, ${range(from, to)} (${reply.method} method).`),
       h("div", { class: "table-wrap scroll-x", tabindex: "0", role: "region", "aria-label": "Anomalies table, scrolls sideways" },
-        h("table", { class: "data", id: "anomalies-table" },
+        h("table", { class: "data phone-cards", id: "anomalies-table" },
           h("caption", { class: "visually-hidden" }, "Anomalies, newest first"),
           h("thead", {}, h("tr", {}, ["Date", "Category", "Direction", "Severity"].map((t) => h("th", { scope: "col" }, t)),
             ["Expected", "Actual", "Impact", "Deviation"].map((t) => h("th", { scope: "col", class: "num" }, t)),
