@@ -10,7 +10,8 @@ be shared across threads); connections are accepted on many threads, so a slow c
 
 Local-only endpoints, outside the template: `GET /health`, `GET /openapi.json`, `GET /docs` (Swagger UI,
 served offline from Powertools' bundled assets) and `POST /local/invoke/<function>` (loopback only; used by
-`make invoke` because chDB allows one process per data directory).
+`make invoke` because chDB allows one process per data directory). The dashboard's files (`web/`) are served at
+`/` by local/web.py.
 
 Usage: python -m local.server   (make run)
 """

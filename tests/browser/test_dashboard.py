@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -525,3 +526,26 @@ def test_signing_in_through_the_oidc_issuer_with_pkce(browser: Browser, dashboar
         assert not screen.errors
     finally:
         page.context.close()
+
+
+def test_the_ready_line_signs_the_browser_in_as_the_demo_admin(browser: Browser, dashboard_server: LocalServer) -> None:
+    expect_line = "dashboard, signed in as demo's admin:"
+    for _ in range(100):  # /health answers just before the ready lines are printed
+        lines = [line for line in dashboard_server.log().splitlines() if expect_line in line]
+        if lines:
+            break
+        time.sleep(0.1)
+    url = lines[0].split(": ", 1)[1].strip()
+    assert url.startswith(f"{dashboard_server.base_url}/#token=")
+    screen = open_screen(browser, dashboard_server.base_url, None)
+    try:
+        screen.page.goto(url)
+        screen.settle()
+        expect(screen.page).to_have_url(
+            f"{dashboard_server.base_url}/tenants/demo/overview"
+        )  # the token left the address
+        expect(screen.page.locator("#who")).to_contain_text("demo · admin")
+        expect(screen.page.locator('[data-kpi="mtd"] .kpi-value')).to_have_text(re.compile(r"^\$[\d,]+\.\d\d$"))
+        assert not screen.errors
+    finally:
+        screen.page.context.close()
