@@ -13,9 +13,11 @@ FINOPS_DATA_DIR ?= .finops
 TENANT ?= demo
 ROLE ?= admin
 ENV ?= dev
-export PORT FINOPS_DATA_DIR
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not available everywhere).
+CHROMIUM ?= /usr/bin/chromium
+export PORT FINOPS_DATA_DIR CHROMIUM
 
-.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy bench clean
+.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy publish-web screenshots bench clean
 
 install: $(VENV)/.installed
 
@@ -42,9 +44,21 @@ token: install
 invoke: install
 	@$(BIN)/python -m local.invoke "$(FUNCTION)" $(if $(EVENT),--event "$(EVENT)")
 
-## test: lint, type checks, unit, integration, e2e and template tests
-test: install $(SAM_VENV)/.installed lint typecheck
+## test: lint, type checks, unit, integration, e2e (the dashboard in headless Chromium included) and template tests
+test: install $(SAM_VENV)/.installed $(CHROMIUM) lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "the browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium (or CHROMIUM=/path/to/chromium)" >&2; exit 1; \
+	fi
+
+## screenshots: every dashboard screen at 1280 and 390 px into docs/screenshots/ (a server of its own, demo data)
+screenshots: install $(CHROMIUM)
+	$(BIN)/python -m tests.browser.screenshots
 
 lint: install
 	$(BIN)/ruff check .
@@ -77,9 +91,14 @@ migrate: install
 	PYTHONPATH=layers/finops $(BIN)/python -m finops.db.migrate --sql-dir sql/clickhouse
 	PYTHONPATH=layers/finops $(BIN)/python -m finops.db.postgres --sql-dir sql/postgres
 
-## deploy: migrations first (they only add), then the stack (make deploy ENV=prod)
+## deploy: migrations first (they only add), then the stack, then the dashboard's files (make deploy ENV=prod)
 deploy: build migrate
 	$(SAM) deploy --config-env $(ENV)
+	$(BIN)/python -m local.publish_web --config-env $(ENV)
+
+## publish-web: upload web/ and its config.json to the stack's dashboard bucket and refresh CloudFront
+publish-web: install
+	$(BIN)/python -m local.publish_web --config-env $(ENV)
 
 ## bench: the scale benchmarks; results in bench/RESULTS.md
 bench: install

@@ -10,7 +10,8 @@ be shared across threads); connections are accepted on many threads, so a slow c
 
 Local-only endpoints, outside the template: `GET /health`, `GET /openapi.json`, `GET /docs` (Swagger UI,
 served offline from Powertools' bundled assets) and `POST /local/invoke/<function>` (loopback only; used by
-`make invoke` because chDB allows one process per data directory).
+`make invoke` because chDB allows one process per data directory). The dashboard's files (`web/`) are served at
+`/` by local/web.py.
 
 Usage: python -m local.server   (make run)
 """
@@ -40,6 +41,7 @@ from local.lambda_runtime import LambdaContext, http_api_event, load_function
 from local.sam_template import Route, SamTemplate, load_template
 from local.scheduler import Schedule, Scheduler
 from local.token import data_dir, issue_token, signing_secret, verify_token
+from local.web import web_asset
 
 if TYPE_CHECKING:
     from local.stack import Stack
@@ -121,6 +123,8 @@ class LocalApi:
             return self.docs(path, url.query)
         if path.startswith(INVOKE_PATH):
             return self.manual_invoke(request, path.removeprefix(INVOKE_PATH))
+        if request.method in ("GET", "HEAD") and (asset := web_asset(path)) is not None:
+            return Reply(200, *asset)  # the dashboard (web/); API paths are never its
         return self.api_route(request, url.path, path, url.query)
 
     def api_route(self, request: Request, raw_path: str, path: str, raw_query: str) -> Reply:
@@ -434,6 +438,8 @@ def _print_ready(template: SamTemplate, stack: Stack, base_url: str, first: Any,
     route = _sample_route(template)
     lines = [
         f"ready in {seconds:.1f} s: FinOps API on {base_url}  (Swagger UI: {base_url}/docs)",
+        # The token rides in the URL fragment: the browser keeps it, no request (or log) ever carries it.
+        f"  dashboard, signed in as demo's admin: {base_url}/#token={token}",
         f"  data: {data_dir()}",
         *(f"  {line}" for line in stack.describe()),
         f"  demo tenant 'demo': {first} .. {last}",
@@ -441,7 +447,7 @@ def _print_ready(template: SamTemplate, stack: Stack, base_url: str, first: Any,
     if route is not None:
         url = f"{base_url}{route.path}?tenantId=demo&from={first}&to={last}"
         lines.append(f'  curl -s -H "Authorization: Bearer {token}" "{url}"')
-    lines.append("  tokens: make -s token TENANT=demo ROLE=user|admin|system")
+    lines.append("  tokens: make -s token TENANT=demo ROLE=user|admin|system  (dashboard: open /#token=<token>)")
     for schedule in template.schedules:
         lines.append(
             f"  {schedule.function} runs on {schedule.expression}; now: make invoke FUNCTION={schedule.function}"
