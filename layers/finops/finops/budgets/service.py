@@ -44,6 +44,7 @@ from finops.budgets.policy import (
 from finops.budgets.spend import Spend, SpendReader
 from finops.budgets.store import BudgetRecord, transaction
 from finops.errors import InvalidRequest, NotFound, PreconditionFailed
+from finops.models.common import MICRO, quantize
 from finops.observability import logger
 from finops.settings import get_settings
 
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from finops.budgets.forecasts import BudgetForecast
 
 NOT_FOUND = "budget not found"
-_MICRO = Decimal("0.000001")
 # Changes after which the thresholds of the current period may fire again.
 _RE_ARMING_FIELDS = {
     "amount",
@@ -641,8 +641,8 @@ def _freshest(budget: BudgetRecord, cached: Spend) -> Spend:
 
 
 def _as_stored(amount: Decimal) -> Decimal:
-    """An amount as the numeric(18, 6) column stores it (PostgreSQL rounds half away from zero)."""
-    return amount.quantize(_MICRO, rounding=ROUND_HALF_UP)
+    """An amount as the numeric(38, 6) column stores it (PostgreSQL rounds half away from zero)."""
+    return quantize(amount, MICRO, ROUND_HALF_UP)
 
 
 def _same_period(budget: BudgetRecord, spend: Spend) -> bool:

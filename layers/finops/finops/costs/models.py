@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
-from finops.models.common import CURRENCY, Money, TenantId
+from finops.models.common import CURRENCY, ApiDate, Money, TenantId
 
 
 class _Reply(BaseModel):
@@ -104,9 +104,9 @@ class AggregateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
-    date_: date | None = Field(None, alias="date")
-    from_: date | None = Field(None, alias="from")
-    to: date | None = None
+    date_: ApiDate | None = Field(None, alias="date")
+    from_: ApiDate | None = Field(None, alias="from")
+    to: ApiDate | None = None
     tenant_id: TenantId | None = Field(None, alias="tenantId", description="Only this tenant (default: all tenants)")
     reprice: bool = Field(False, description="Re-rate the days' events with the rate card in effect on each day")
 
