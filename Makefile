@@ -14,7 +14,7 @@ ROLE ?= admin
 ENV ?= dev
 export PORT FINOPS_DATA_DIR
 
-.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy bench clean
+.PHONY: install run token invoke test fuzz lint format typecheck openapi validate build migrate deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,14 @@ invoke: install
 ## test: lint, type checks, unit, integration, e2e and template tests
 test: install $(SAM_VENV)/.installed lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+## fuzz: a long schemathesis campaign against a fresh local server as user, admin and system (FUZZ_SECONDS
+## per role, default 600; FUZZ_WORKERS, default 2); one JSON summary line per role in .fuzz/summary.jsonl
+fuzz: install
+	@mkdir -p .fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-500} FUZZ_WORKERS=$${FUZZ_WORKERS:-2} \
+		FUZZ_SUMMARY=$${FUZZ_SUMMARY:-.fuzz/summary.jsonl} $(BIN)/python -m pytest tests/e2e/test_fuzz_e2e.py -q
+	@cat $${FUZZ_SUMMARY:-.fuzz/summary.jsonl}
 
 lint: install
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ from finops.anomalies.root_cause import Contributor, root_cause
 from finops.costs.queries import effective_rows
 from finops.costs.series import daily_series_by_category
 from finops.errors import NotFound
-from finops.models.common import CURRENCY, Money
+from finops.models.common import CURRENCY, Money, UtcDateTime
 
 BASELINE_DAYS = 90  # history before the first scored day: the seasonal detector learns 8 weeks of errors
 ROOT_CAUSE_WINDOW = 28  # baseline days of the root-cause comparison
@@ -51,7 +51,7 @@ class RootCauseOut(_Reply):
 
 class Acknowledgement(_Reply):
     acknowledged_by: str = Field(alias="acknowledgedBy")
-    acknowledged_at: datetime = Field(alias="acknowledgedAt")
+    acknowledged_at: UtcDateTime = Field(alias="acknowledgedAt")
     note: str
 
 
@@ -70,7 +70,7 @@ class AnomalyOut(_Reply):
     score: float = Field(description="How unusual the day is for its own series (|z|, or actual/limit)")
     root_cause: list[RootCauseOut] = Field(alias="rootCause")
     acknowledged: Acknowledgement | None = None
-    detected_at: datetime = Field(alias="detectedAt")
+    detected_at: UtcDateTime = Field(alias="detectedAt")
 
 
 class AnomaliesResponse(_Reply):

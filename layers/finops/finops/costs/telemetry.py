@@ -6,13 +6,12 @@ the valid ones in the same batch are kept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from finops.models.common import Category, Label, TenantId, Usd
+from finops.models.common import Category, Label, TenantId, Usd, UtcDateTime
 
 # Per-event maxima: generous for one event (a pre-aggregated usage record included), far below what makes a
 # cost no column can hold. The README's limits table lists them.
@@ -45,7 +44,7 @@ class _Event(BaseModel):
         description="Unique id (no control characters); re-sending it is safe",
     )
     tenant_id: TenantId = Field(alias="tenantId")
-    timestamp: datetime = Field(description="ISO 8601; UTC (a timestamp without an offset is read as UTC)")
+    timestamp: UtcDateTime = Field(description="ISO 8601; UTC (a timestamp without an offset is read as UTC)")
     service: Name
     region: Name
     cost_usd: Annotated[Usd, Field(le=MAX_EVENT_COST_USD)] | None = Field(
@@ -53,13 +52,6 @@ class _Event(BaseModel):
         alias="costUsd",
         description="A cost the caller already knows (USD, 0 to 10^9); without it the rate card prices the usage",
     )
-
-    @field_validator("timestamp")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class AiEvent(_Event):

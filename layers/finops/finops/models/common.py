@@ -13,12 +13,12 @@ Each bound is chosen so that whatever the code derives from an accepted value st
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer
+from pydantic import AfterValidator, Field, PlainSerializer
 
 CURRENCY = "USD"
 
@@ -52,6 +52,15 @@ ApiDate = Annotated[
         description=f"UTC date (YYYY-MM-DD), {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}",
     ),
 ]
+
+
+def _as_utc(value: datetime) -> datetime:
+    # Stored times are UTC, and a time without an offset is read as UTC: the chDB client hands DateTime64
+    # values back without their zone, and a reply must carry one (RFC 3339, as `date-time` requires).
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 MAX_USD = Decimal(10**12)
 Usd = Annotated[
