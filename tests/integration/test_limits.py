@@ -174,3 +174,29 @@ def test_spend_past_a_trillion_on_a_one_cent_budget_is_stored_and_reported(stack
         id=created["id"],
     )
     assert stored == [[Decimal("2000000000000.000000"), Decimal("20000000000000000.0000")]]
+
+
+@pytest.mark.parametrize(
+    ("function", "method", "path", "body"),
+    [
+        ("list_tenant_budgets", "GET", f"{B}/budgets/tenant/{{tenant_id}}", None),
+        ("list_tenant_budget_statuses", "GET", f"{B}/budgets/tenant/{{tenant_id}}/status", None),
+        (
+            "check_tenant_enforcement",
+            "POST",
+            f"{B}/tenants/{{tenant_id}}/check-enforcement",
+            {"operationType": "export"},
+        ),
+    ],
+)
+def test_a_tenant_id_in_the_path_has_the_same_rule_as_everywhere_else(stack, api, function, method, path, body):
+    tenant = "a" * 129
+    status, reply, _ = api(
+        function,
+        method,
+        path.format(tenant_id=tenant),
+        auth=SYSTEM,
+        body=body,
+        path_parameters={"tenant_id": tenant},
+    )
+    assert_422(status, reply, "tenant_id", "at most 128 characters")
