@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -165,3 +167,22 @@ class LocalServer:
 
     def post(self, path: str, body: Any, **kwargs: Any) -> HttpReply:
         return self.request("POST", path, body=body, **kwargs)
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path) -> Iterator[LocalServer]:
+    """A started server on `data_dir`; stopped on exit and checked to leave nothing running."""
+    server = LocalServer(data_dir=data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    # Nothing left behind: neither the API nor moto still listens, and no PostgreSQL runs on the data.
+    leftovers = postgres_servers(server.data_dir)
+    for line in leftovers:  # fail, but leave no server running
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGINT)  # PostgreSQL's fast shutdown
+    assert not listening(server.port), "the local server still listens after SIGTERM"
+    assert not listening(server.aws_port), "moto_server outlived the local server"
+    assert not leftovers, f"the embedded PostgreSQL outlived the local server: {leftovers}"

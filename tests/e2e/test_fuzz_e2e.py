@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.fuzz import ROLES, run_campaign
-from tests.e2e.local_server import LocalServer
+from tests.e2e.local_server import LocalServer, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +28,8 @@ SEED = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else None
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    server = LocalServer(data_dir=tmp_path_factory.mktemp("fuzz-server") / "data")
-    server.start()
-    yield server
-    server.stop()
+    with running_server(tmp_path_factory.mktemp("fuzz-server") / "data") as server:
+        yield server
 
 
 @pytest.mark.parametrize("role", list(ROLES))

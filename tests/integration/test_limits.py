@@ -141,19 +141,12 @@ def test_spend_past_a_trillion_on_a_one_cent_budget_is_stored_and_reported(stack
     # When it is ingested (thresholds fire in the same request) and the budget is checked every way
     ingested = api("ingest_telemetry", "POST", TELEMETRY, auth=SYSTEM, body={"events": batch})
     status_reply = api("get_budget_status", "GET", f"{B}/budgets/{created['id']}/status", auth=ADMIN)
-    budget_check = api(
-        "check_budget_enforcement",
-        "POST",
-        f"{B}/budgets/{created['id']}/check-enforcement",
-        auth=SYSTEM,
-        body={"operationType": "ai_generation", "estimatedCostUsd": 1},
-    )
-    tenant_check = api(
-        "check_tenant_enforcement",
-        "POST",
-        f"{B}/tenants/acme/check-enforcement",
-        auth=SYSTEM,
-        body={"operationType": "ai_generation", "estimatedCostUsd": 1},
+    budget_check, tenant_check = (
+        api(function, "POST", path, auth=SYSTEM, body={"operationType": "ai_generation", "estimatedCostUsd": 1})
+        for function, path in [
+            ("check_budget_enforcement", f"{B}/budgets/{created['id']}/check-enforcement"),
+            ("check_tenant_enforcement", f"{B}/tenants/acme/check-enforcement"),
+        ]
     )
     statuses = api("list_tenant_budget_statuses", "GET", f"{B}/budgets/tenant/acme/status", auth=ADMIN)
     trail = api("list_budget_events", "GET", f"{B}/budgets/{created['id']}/events", auth=ADMIN)
