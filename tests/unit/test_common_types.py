@@ -1,13 +1,19 @@
-"""The shared types every request and reply uses: the date window, UTC times, money that never overflows."""
+"""The shared types every request and reply uses: the date window, UTC times, money that never overflows, and
+reply values their schema allows."""
 
+import json
+import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import jsonschema
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from finops.anomalies.service import AnomalyOut
 from finops.budgets.policy import percent_used
 from finops.models.common import EARLIEST_DATE, LATEST_DATE, MICRO, ApiDate, Money, UtcDateTime, quantize
+from local.lambda_runtime import ROOT
 
 
 @pytest.mark.parametrize("day", [date(1, 1, 1), date(1999, 12, 31), date(2100, 1, 1), date(9999, 12, 31)])
@@ -40,3 +46,31 @@ def test_figures_too_long_for_the_default_decimal_context_still_round() -> None:
     assert quantize(huge, MICRO) == Decimal("1000000000000000000000000000000.123457")
     assert TypeAdapter(Money).dump_python(huge, mode="json") == pytest.approx(1e30)
     assert percent_used(Decimal(10) ** 26, Decimal("0.000001")) == Decimal(10) ** 34
+
+
+def test_an_anomaly_with_an_infinite_score_replies_within_its_schema() -> None:
+    # schemathesis found GET /anomalies?method=statistical replying "score": null (an infinite z over a flat
+    # baseline, which JSON cannot carry) where the schema said number
+    anomaly = AnomalyOut(
+        id="6732ae51-c3a3-5cca-88cf-b37f3da46cd9",
+        tenant_id="demo",
+        date_=date(2026, 11, 9),
+        category="AI",
+        method="statistical",
+        direction="up",
+        severity="high",
+        expected=Decimal(0),
+        actual=Decimal("198.31"),
+        impact=Decimal("198.31"),
+        deviation_percent=math.inf,
+        score=math.inf,
+        root_cause=[],
+        detected_at=datetime(2026, 11, 9, 3, 0),
+    )
+    document = json.loads((ROOT / "openapi.json").read_text())
+    schema = {**document["components"]["schemas"]["AnomalyOut"], "components": document["components"]}
+
+    reply = json.loads(anomaly.model_dump_json(by_alias=True))
+
+    jsonschema.validate(reply, schema)
+    assert (reply["score"], reply["deviationPercent"]) == (None, None)

@@ -10,17 +10,18 @@ a re-run no longer finds is stored again as inactive.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from finops.anomalies.detection import AnomalyMethod, Detection, detect_many
 from finops.anomalies.root_cause import Contributor, root_cause
@@ -33,6 +34,15 @@ BASELINE_DAYS = 90  # history before the first scored day: the seasonal detector
 ROOT_CAUSE_WINDOW = 28  # baseline days of the root-cause comparison
 _NAMESPACE = uuid.UUID("5b0c3f0e-7a55-4c1e-9d2a-2f1a4d7f6e11")
 NOT_FOUND = "anomaly not found"
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    # JSON has no infinity (a z-score over a baseline without variation is one): say null, as documented,
+    # rather than let the serializer turn it into a null the schema does not allow.
+    return value if value is None or math.isfinite(value) else None
+
+
+FiniteOrNull = Annotated[float | None, AfterValidator(_finite_or_none)]
 
 
 class _Reply(BaseModel):
@@ -66,8 +76,11 @@ class AnomalyOut(_Reply):
     expected: Money
     actual: Money
     impact: Money = Field(description="actual - expected, USD")
-    deviation_percent: float | None = Field(alias="deviationPercent")
-    score: float = Field(description="How unusual the day is for its own series (|z|, or actual/limit)")
+    deviation_percent: FiniteOrNull = Field(alias="deviationPercent")
+    score: FiniteOrNull = Field(
+        description="How unusual the day is for its own series (|z|, or actual/limit); null when it is infinite "
+        "(spend after a baseline with no variation at all, e.g. the first day of a new category)"
+    )
     root_cause: list[RootCauseOut] = Field(alias="rootCause")
     acknowledged: Acknowledgement | None = None
     detected_at: UtcDateTime = Field(alias="detectedAt")
