@@ -32,6 +32,7 @@ class Campaign:
     requests: int
     statuses: Counter[int]
     failures: list[str] = field(default_factory=list)
+    tool_errors: list[str] = field(default_factory=list)  # schemathesis' own crashes, not answers of the API
     output: str = ""
 
     @property
@@ -45,6 +46,7 @@ class Campaign:
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "server_errors": self.server_errors,
             "contract_violations": len(self.failures),
+            "tool_errors": len(self.tool_errors),
             "exit_code": self.exit_code,
         }
 
@@ -130,13 +132,17 @@ def run_campaign(
         for entry in json.loads(har.read_text())["log"]["entries"]:
             statuses[int(entry["response"]["status"])] += 1
     failures: list[str] = []
+    tool_errors: list[str] = []
     for report in workdir.glob("json-*.json"):
-        failures += [json.dumps(failure)[:2000] for failure in json.loads(report.read_text()).get("failures", [])]
+        run = json.loads(report.read_text())
+        failures += [json.dumps(failure)[:2000] for failure in run.get("failures", [])]
+        tool_errors += [json.dumps(error)[:2000] for error in run.get("errors", [])]
     return Campaign(
         role=role,
         exit_code=done.returncode,
         requests=sum(statuses.values()),
         statuses=statuses,
         failures=failures,
+        tool_errors=tool_errors,
         output=done.stdout[-20000:] + done.stderr[-5000:],
     )
