@@ -14,5 +14,5 @@ from tests.e2e.local_server import LocalServer, running_server
 @pytest.fixture(scope="session")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     # pytest keeps the last few runs' directories, so a failed run's server logs can be read afterwards.
-    with running_server(tmp_path_factory.mktemp("local-server") / "data") as server:
+    with running_server(tmp_path_factory.mktemp("local-server")) as server:
         yield server

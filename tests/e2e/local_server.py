@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -170,19 +172,30 @@ class LocalServer:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path) -> Iterator[LocalServer]:
-    """A started server on `data_dir`; stopped on exit and checked to leave nothing running."""
-    server = LocalServer(data_dir=data_dir)
-    server.start()
+def running_server(logs: Path) -> Iterator[LocalServer]:
+    """A started server, stopped on exit and checked to leave nothing running; its logs are copied to `logs`.
+
+    Its data lives in a temporary directory of its own, not under pytest's temporary root: any pytest session
+    started on the machine meanwhile (another engineer's, say) makes that root private again (mode 0700), and
+    the embedded PostgreSQL, which runs as a user of its own, then loses its data directory mid-run.
+    """
+    root = Path(tempfile.mkdtemp(prefix="finops-e2e-"))
+    server = LocalServer(data_dir=root / "data")
     try:
-        yield server
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+        # Nothing left behind: neither the API nor moto still listens, and no PostgreSQL runs on the data.
+        leftovers = postgres_servers(server.data_dir)
+        for line in leftovers:  # fail, but leave no server running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split()[0]), signal.SIGINT)  # PostgreSQL's fast shutdown
+        assert not listening(server.port), "the local server still listens after SIGTERM"
+        assert not listening(server.aws_port), "moto_server outlived the local server"
+        assert not leftovers, f"the embedded PostgreSQL outlived the local server: {leftovers}"
     finally:
-        server.stop()
-    # Nothing left behind: neither the API nor moto still listens, and no PostgreSQL runs on the data.
-    leftovers = postgres_servers(server.data_dir)
-    for line in leftovers:  # fail, but leave no server running
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(line.split()[0]), signal.SIGINT)  # PostgreSQL's fast shutdown
-    assert not listening(server.port), "the local server still listens after SIGTERM"
-    assert not listening(server.aws_port), "moto_server outlived the local server"
-    assert not leftovers, f"the embedded PostgreSQL outlived the local server: {leftovers}"
+        for log in root.glob("server-*.log"):
+            shutil.copy(log, logs)
+        shutil.rmtree(root, ignore_errors=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,18 +28,8 @@ SEED = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else None
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    # Not under pytest's temporary root: any other pytest session started on the machine meanwhile makes that
-    # root private again (mode 0700), and the embedded PostgreSQL, which runs as a user of its own, then loses
-    # its data directory in the middle of a long campaign. The server's logs are kept with the test's files.
-    root = Path(tempfile.mkdtemp(prefix="finops-fuzz-"))
-    try:
-        with running_server(root / "data") as server:
-            yield server
-    finally:
-        logs = tmp_path_factory.mktemp("fuzz-server-logs")
-        for log in root.glob("server-*.log"):
-            shutil.copy(log, logs)
-        shutil.rmtree(root, ignore_errors=True)
+    with running_server(tmp_path_factory.mktemp("fuzz-server")) as server:
+        yield server
 
 
 @pytest.mark.parametrize("role", list(ROLES))
