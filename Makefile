@@ -17,7 +17,7 @@ ENV ?= dev
 CHROMIUM ?= /usr/bin/chromium
 export PORT FINOPS_DATA_DIR CHROMIUM
 
-.PHONY: install run token invoke test lint format typecheck openapi validate build migrate deploy publish-web screenshots bench clean
+.PHONY: install run token invoke test fuzz lint format typecheck openapi validate build migrate deploy publish-web screenshots bench clean
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,13 @@ $(CHROMIUM):
 ## screenshots: every dashboard screen at 1280 and 390 px into docs/screenshots/ (a server of its own, demo data)
 screenshots: install $(CHROMIUM)
 	$(BIN)/python -m tests.browser.screenshots
+## fuzz: a long schemathesis campaign against a fresh local server as user, admin and system (FUZZ_SECONDS
+## per role, default 600; FUZZ_WORKERS, default 2); one JSON summary line per role in .fuzz/summary.jsonl
+fuzz: install
+	@mkdir -p .fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-500} FUZZ_WORKERS=$${FUZZ_WORKERS:-2} \
+		FUZZ_SUMMARY=$${FUZZ_SUMMARY:-.fuzz/summary.jsonl} $(BIN)/python -m pytest tests/e2e/test_fuzz_e2e.py -q
+	@cat $${FUZZ_SUMMARY:-.fuzz/summary.jsonl}
 
 lint: install
 	$(BIN)/ruff check .

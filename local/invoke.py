@@ -1,7 +1,8 @@
 """Run a function now, by hand: `make invoke FUNCTION=run_daily_aggregation`.
 
 chDB lets one process at a time open the data directory, so when the local server is running (on `$PORT`)
-the invocation goes through it (`POST /local/invoke/<function>`); otherwise the stack is started here and the
+the invocation goes through it (`POST /local/invoke/<function>`, with a short-lived `system` token signed by the
+local secret in `$FINOPS_DATA_DIR`, which the server requires); otherwise the stack is started here and the
 handler called in-process. A scheduled function gets the EventBridge event its schedule would send (with the
 current time); `--event FILE` sends a recorded event instead (for example `events/<function>.<case>.json`).
 The function's result is printed as JSON.
@@ -19,12 +20,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from local.sam_template import load_template
 from local.server import DEFAULT_PORT, HOST, INVOKE_PATH
+from local.token import issue_token
 
 STARTUP_WAIT_SECONDS = 90
 
@@ -37,9 +39,10 @@ def invoke_through_server(port: int, function: str, event: dict[str, Any] | None
     """The function's result via the running server, or None when no server listens on `port`."""
     url = f"http://{HOST}:{port}{INVOKE_PATH}{function}"
     body = json.dumps(event).encode() if event is not None else b""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {invoke_token()}"}
     deadline = time.monotonic() + STARTUP_WAIT_SECONDS
     while True:
-        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=900) as response:  # a job may run for minutes
                 return json.loads(response.read() or b"null")
@@ -53,6 +56,11 @@ def invoke_through_server(port: int, function: str, event: dict[str, Any] | None
             if isinstance(error.reason, ConnectionRefusedError):
                 return None
             raise
+
+
+def invoke_token() -> str:
+    """A `system` token for the local server's invoke endpoint, valid long enough for the server to start."""
+    return issue_token(None, ["system"], lifetime=timedelta(seconds=STARTUP_WAIT_SECONDS + 60))
 
 
 def invoke_in_process(function: str, event: dict[str, Any] | None) -> Any:

@@ -53,7 +53,7 @@ _PATH_PARAMETER = re.compile(r"<(\w+)>")
 
 def build_openapi() -> dict[str, Any]:
     # Imported here: the layer is importable only once local.lambda_runtime has put it on sys.path.
-    from finops.api import API_TITLE, API_VERSION
+    from finops.api import API_TITLE, API_VERSION, document_errors
 
     app = APIGatewayHttpResolver(enable_validation=True)
     for router in function_routers().values():
@@ -70,7 +70,7 @@ def build_openapi() -> dict[str, Any]:
         },
         security=[{SECURITY_SCHEME: []}],
     )
-    result: dict[str, Any] = json.loads(document)
+    result: dict[str, Any] = document_errors(json.loads(document))
     return result
 
 

@@ -9,9 +9,13 @@ One invocation runs at a time (a Lambda container serves one request at a time, 
 be shared across threads); connections are accepted on many threads, so a slow call never blocks `/health`.
 
 Local-only endpoints, outside the template: `GET /health`, `GET /openapi.json`, `GET /docs` (Swagger UI,
-served offline from Powertools' bundled assets) and `POST /local/invoke/<function>` (loopback only; used by
-`make invoke` because chDB allows one process per data directory). The dashboard's files (`web/`) are served at
-`/` by local/web.py.
+served offline from Powertools' bundled assets) and `POST /local/invoke/<function>` (used by `make invoke`
+because chDB allows one process per data directory): loopback only, and only for a caller holding the local
+secret (a `system` token signed with it), so a web page the developer opens cannot make the browser run a job;
+an event comes as JSON only. The dashboard's files (`web/`) are served at `/` by local/web.py.
+
+Every answer is JSON, as API Gateway's are: an unknown method (TRACE, PROPFIND...) is routed like any other
+(404 or 405), and a request the HTTP parser refuses gets the service's error body, not an HTML page.
 
 Usage: python -m local.server   (make run)
 """
@@ -29,6 +33,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +61,7 @@ SWAGGER_ASSETS = {
     "/docs/swagger-ui.min.css": ("swagger-ui.min.css", "text/css"),
 }
 JSON = "application/json"
+SYSTEM_ROLE = "system"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs' request payload limit
 
 
@@ -206,6 +212,14 @@ class LocalApi:
             return Reply.error(403, "manual invocation is accepted from this machine only")
         if request.method != "POST":
             return Reply.error(405, "Method Not Allowed; POST an event (or nothing, for a scheduled function)")
+        claims = self.authorize(request.headers.get("authorization"))
+        if isinstance(claims, Reply):
+            return claims
+        if SYSTEM_ROLE not in _roles(claims):
+            return Reply.error(403, "manual invocation needs a system token (make -s token TENANT= ROLE=system)")
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if request.body.strip() and media_type != JSON:
+            return Reply.error(415, "the event must be sent as Content-Type: application/json")
         try:
             function = self.template.function_folder(name)
         except KeyError as error:
@@ -293,6 +307,13 @@ def _gateway_claims(claims: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _roles(claims: dict[str, Any]) -> list[str]:
+    from finops.settings import get_settings  # the claim's name is configurable, as in the deployed service
+
+    roles = claims.get(get_settings().roles_claim) or []
+    return [str(r) for r in roles] if isinstance(roles, list) else str(roles).split()
+
+
 def _unauthorized(message: str) -> Reply:
     challenge = f'Bearer error="invalid_token", error_description="{message.replace(chr(34), chr(39))}"'
     return Reply.error(401, message, {"WWW-Authenticate": challenge})
@@ -336,9 +357,23 @@ class _HttpHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(reply.body)
         elapsed = (time.perf_counter() - started) * 1000
-        print(f"{self.command} {self.path} -> {reply.status} ({elapsed:.0f} ms)", file=sys.stderr, flush=True)
+        request_line = f"{self.command} {self.path}" if self.command else "(unparsed request)"
+        print(f"{request_line} -> {reply.status} ({elapsed:.0f} ms)", file=sys.stderr, flush=True)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, CONNECT, PROPFIND...) is routed like the rest, as API Gateway does: a JSON
+        # 404 or 405, where http.server would answer an HTML 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request the HTTP parser refuses (a bad request line, over-long headers...): the service's JSON
+        error body, where http.server would send an HTML page."""
+        self.close_connection = True
+        self._send(Reply.error(code, message or HTTPStatus(code).phrase), time.perf_counter())
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Logged by `_serve` with the time taken instead."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from finops.api import current_principal, make_resolver
 from finops.budgets.models import EnforcementCheck, EnforcementDecision, IdempotencyKey
 from finops.budgets.wiring import budgets
+from finops.models.common import TenantId
 from finops.observability import instrumented
 
 router = Router()
@@ -18,7 +22,7 @@ router = Router()
     summary="Check all of a tenant's budgets",
 )
 def check_tenant_enforcement(
-    tenant_id: str, check: EnforcementCheck, idempotency_key: IdempotencyKey = None
+    tenant_id: Annotated[TenantId, Path()], check: EnforcementCheck, idempotency_key: IdempotencyKey = None
 ) -> EnforcementDecision:
     return budgets().check_tenant(current_principal(router), tenant_id, check, idempotency_key=idempotency_key)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver
+from finops.api import current_principal, make_resolver, route_responses
 from finops.budgets.models import Budget, BudgetCreate
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
@@ -16,7 +16,7 @@ router = Router()
     "/api/ai-budget/finops/budgets",
     tags=["budgets"],
     summary="Create a budget",
-    responses={201: {"description": "Created"}},
+    responses=route_responses(409, success=201, description="Created"),
 )
 def create_budget(request: BudgetCreate) -> tuple[Budget, int]:
     return budgets().create(current_principal(router), request), 201

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import current_principal, make_resolver
+from finops.api import current_principal, make_resolver, route_responses
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
 
@@ -19,7 +19,7 @@ router = Router()
     "/api/ai-budget/finops/budgets/<budget_id>",
     tags=["budgets"],
     summary="Delete a budget",
-    responses={204: {"description": "Deleted"}},
+    responses=route_responses(success=204, description="Deleted", content={}),
 )
 def delete_budget(budget_id: str, hard: Annotated[bool, Query()] = False) -> Response[None]:
     budgets().delete(current_principal(router), budget_id, hard=hard)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -14,7 +13,7 @@ from finops.api import current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.queries import make_scope
 from finops.db.clickhouse import get_client
-from finops.models.common import Category, TenantId
+from finops.models.common import ApiDate, Category, TenantId
 from finops.observability import instrumented
 from finops.settings import get_settings
 
@@ -24,8 +23,8 @@ router = Router()
 @router.get("/v1/analytics/finops/anomalies", tags=["anomalies"], summary="Cost anomalies of a period")
 def anomalies(
     tenant_id: Annotated[TenantId, Query(alias="tenantId")],
-    from_: Annotated[date, Query(alias="from", description="First day (UTC), inclusive")],
-    to: Annotated[date, Query(description="Last day (UTC), inclusive")],
+    from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
+    to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
     severity: Annotated[Literal["low", "medium", "high"] | None, Query()] = None,
     category: Annotated[Category | None, Query()] = None,
     method: Annotated[AnomalyMethod, Query()] = "auto",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -14,7 +13,7 @@ from finops.costs.explorer import get_summary
 from finops.costs.models import SummaryResponse
 from finops.costs.queries import make_scope
 from finops.db.clickhouse import get_client
-from finops.models.common import TenantId
+from finops.models.common import ApiDate, TenantId
 from finops.observability import instrumented
 from finops.settings import get_settings
 
@@ -24,8 +23,8 @@ router = Router()
 @router.get("/v1/analytics/finops/costs/summary", tags=["costs"], summary="Cost summary of a period")
 def summary(
     tenant_id: Annotated[TenantId, Query(alias="tenantId")],
-    from_: Annotated[date, Query(alias="from", description="First day (UTC), inclusive")],
-    to: Annotated[date, Query(description="Last day (UTC), inclusive")],
+    from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
+    to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
 ) -> SummaryResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
     return get_summary(get_client(), make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -12,9 +11,9 @@ from finops.api import current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import get_breakdown
 from finops.costs.models import BreakdownResponse
-from finops.costs.queries import make_scope
+from finops.costs.queries import CategoryList, make_scope
 from finops.db.clickhouse import get_client
-from finops.models.common import TenantId
+from finops.models.common import ApiDate, TenantId
 from finops.observability import instrumented
 from finops.settings import get_settings
 
@@ -24,9 +23,9 @@ router = Router()
 @router.get("/v1/analytics/finops/costs/by-region", tags=["costs"], summary="Costs by region")
 def costs_by_region(
     tenant_id: Annotated[TenantId, Query(alias="tenantId")],
-    from_: Annotated[date, Query(alias="from", description="First day (UTC), inclusive")],
-    to: Annotated[date, Query(description="Last day (UTC), inclusive")],
-    categories: Annotated[str | None, Query(description="Comma list of AI, COMPUTE, STORAGE, EXPORT, EGRESS")] = None,
+    from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
+    to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
+    categories: Annotated[CategoryList | None, Query()] = None,
 ) -> BreakdownResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
     scope = make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days, categories=categories)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -13,7 +13,7 @@ from finops.auth import Permission
 from finops.db.clickhouse import get_client
 from finops.forecasting.engine import Method
 from finops.forecasting.service import ForecastResponse, get_forecast
-from finops.models.common import Category, TenantId
+from finops.models.common import ApiDate, Category, TenantId
 from finops.observability import instrumented
 
 router = Router()
@@ -27,7 +27,7 @@ def forecast(
     method: Annotated[Method, Query()] = "auto",
     category: Annotated[Category | None, Query()] = None,
     as_of: Annotated[
-        date | None, Query(alias="asOf", description="Default today (UTC); history ends the day before")
+        ApiDate | None, Query(alias="asOf", description="Default today (UTC); history ends the day before")
     ] = None,
 ) -> ForecastResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)

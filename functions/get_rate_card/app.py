@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from finops.api import current_principal, make_resolver
 from finops.costs.rate_card import RateCardResponse, current_rate_card, rate_card_response
 from finops.db.clickhouse import get_client
+from finops.models.common import ApiDate
 from finops.observability import instrumented
 
 router = Router()
@@ -18,7 +19,7 @@ router = Router()
 
 @router.get("/v1/analytics/finops/rate-card", tags=["rate card"], summary="Prices in effect on a day")
 def rate_card(
-    as_of: Annotated[date | None, Query(alias="asOf", description="Default: today (UTC)")] = None,
+    as_of: Annotated[ApiDate | None, Query(alias="asOf", description="Default: today (UTC)")] = None,
 ) -> RateCardResponse:
     current_principal(router)  # prices are not tenant data, but only callers with a valid token see them
     return rate_card_response(current_rate_card(get_client()), as_of or datetime.now(UTC).date())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -14,7 +13,7 @@ from finops.costs.explorer import get_top_drivers
 from finops.costs.models import TopDriversResponse
 from finops.costs.queries import make_scope
 from finops.db.clickhouse import get_client
-from finops.models.common import TenantId
+from finops.models.common import ApiDate, TenantId
 from finops.observability import instrumented
 from finops.settings import get_settings
 
@@ -24,8 +23,8 @@ router = Router()
 @router.get("/v1/analytics/finops/costs/top-drivers", tags=["costs"], summary="Top cost drivers with their change")
 def top_drivers(
     tenant_id: Annotated[TenantId, Query(alias="tenantId")],
-    from_: Annotated[date, Query(alias="from", description="First day (UTC), inclusive")],
-    to: Annotated[date, Query(description="Last day (UTC), inclusive")],
+    from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
+    to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> TopDriversResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from finops.api import current_principal, make_resolver
 from finops.budgets.models import BudgetStatusList
 from finops.budgets.wiring import budgets
+from finops.models.common import TenantId
 from finops.observability import instrumented
 
 router = Router()
@@ -17,7 +21,7 @@ router = Router()
     tags=["budgets"],
     summary="Statuses of a tenant's budgets",
 )
-def list_tenant_budget_statuses(tenant_id: str) -> BudgetStatusList:
+def list_tenant_budget_statuses(tenant_id: Annotated[TenantId, Path()]) -> BudgetStatusList:
     return budgets().tenant_statuses(current_principal(router), tenant_id)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from finops.api import current_principal, make_resolver
 from finops.budgets.models import BudgetList
 from finops.budgets.wiring import budgets
+from finops.models.common import TenantId
 from finops.observability import instrumented
 
 router = Router()
@@ -17,7 +18,7 @@ router = Router()
 
 @router.get("/api/ai-budget/finops/budgets/tenant/<tenant_id>", tags=["budgets"], summary="List a tenant's budgets")
 def list_tenant_budgets(
-    tenant_id: str, include_deleted: Annotated[bool, Query(alias="includeDeleted")] = False
+    tenant_id: Annotated[TenantId, Path()], include_deleted: Annotated[bool, Query(alias="includeDeleted")] = False
 ) -> BudgetList:
     return budgets().list_for_tenant(current_principal(router), tenant_id, include_deleted=include_deleted)
 

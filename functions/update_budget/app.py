@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
-from finops.api import current_principal, make_resolver
+from finops.api import current_principal, make_resolver, route_responses
 from finops.budgets.models import Budget, BudgetUpdate
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
@@ -16,7 +16,10 @@ router = Router()
 
 
 @router.patch(
-    "/api/ai-budget/finops/budgets/<budget_id>", tags=["budgets"], summary="Update a budget (412 on a stale version)"
+    "/api/ai-budget/finops/budgets/<budget_id>",
+    tags=["budgets"],
+    summary="Update a budget (412 on a stale version)",
+    responses=route_responses(409, 412, 428),
 )
 def update_budget(
     budget_id: str,

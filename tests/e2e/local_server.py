@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -165,3 +169,33 @@ class LocalServer:
 
     def post(self, path: str, body: Any, **kwargs: Any) -> HttpReply:
         return self.request("POST", path, body=body, **kwargs)
+
+
+@contextlib.contextmanager
+def running_server(logs: Path) -> Iterator[LocalServer]:
+    """A started server, stopped on exit and checked to leave nothing running; its logs are copied to `logs`.
+
+    Its data lives in a temporary directory of its own, not under pytest's temporary root: any pytest session
+    started on the machine meanwhile (another engineer's, say) makes that root private again (mode 0700), and
+    the embedded PostgreSQL, which runs as a user of its own, then loses its data directory mid-run.
+    """
+    root = Path(tempfile.mkdtemp(prefix="finops-e2e-"))
+    server = LocalServer(data_dir=root / "data")
+    try:
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+        # Nothing left behind: neither the API nor moto still listens, and no PostgreSQL runs on the data.
+        leftovers = postgres_servers(server.data_dir)
+        for line in leftovers:  # fail, but leave no server running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split()[0]), signal.SIGINT)  # PostgreSQL's fast shutdown
+        assert not listening(server.port), "the local server still listens after SIGTERM"
+        assert not listening(server.aws_port), "moto_server outlived the local server"
+        assert not leftovers, f"the embedded PostgreSQL outlived the local server: {leftovers}"
+    finally:
+        for log in root.glob("server-*.log"):
+            shutil.copy(log, logs)
+        shutil.rmtree(root, ignore_errors=True)

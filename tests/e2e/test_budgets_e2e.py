@@ -279,8 +279,9 @@ def test_the_daily_budget_check_runs_through_the_local_server_and_is_safe_to_run
     spend(local_server, tenant, 40)
 
     # When the scheduled job is run by hand, twice
-    first = local_server.post("/local/invoke/run_daily_budget_check", None)
-    second = local_server.post("/local/invoke/run_daily_budget_check", None)
+    job = local_server.token(None, "system")  # the invoke endpoint needs the local secret's system token
+    first = local_server.post("/local/invoke/run_daily_budget_check", None, token=job)
+    second = local_server.post("/local/invoke/run_daily_budget_check", None, token=job)
 
     # Then it reports every live budget checked, none failed, and the second run fires nothing new
     assert first.status == 200, first.text

@@ -179,6 +179,35 @@ def test_manual_invoke_is_refused_from_another_machine(template: SamTemplate) ->
     assert api.handle(remote).status == 403
 
 
+@pytest.mark.parametrize(
+    ("bearer", "headers", "body", "status"),
+    [
+        (None, {}, b"", 401),
+        ("garbage", {}, b"", 401),
+        ("admin", {}, b"", 403),
+        ("system", {"content-type": "application/x-www-form-urlencoded"}, b"a=1", 415),
+        ("system", {"content-type": "text/plain"}, b"{}", 415),
+    ],
+    ids=["no token", "not a jwt", "admin token", "form post", "text body"],
+)
+def test_manual_invoke_needs_a_system_token_of_the_local_secret_and_a_json_event(
+    template: SamTemplate, bearer: str | None, headers: dict[str, str], body: bytes, status: int
+) -> None:
+    # An empty POST from a web page the developer opens used to run the job.
+    api = LocalApi(template, SECRET, base_url="http://127.0.0.1:1")
+    api.ready.set()
+    if bearer is not None:  # made here: a token made at collection may have expired by the time the test runs
+        credential = token(roles=[bearer]) if bearer in ("admin", "system") else bearer
+        headers = {**headers, "authorization": f"Bearer {credential}"}
+
+    reply = api.handle(
+        Request(method="POST", target="/local/invoke/nightly", headers=headers, body=body, source_ip="127.0.0.1")
+    )
+
+    assert reply.status == status
+    assert json.loads(reply.body)["statusCode"] == status
+
+
 def test_lambda_results_map_to_http_as_payload_format_2() -> None:
     bare = lambda_result_to_reply({"ok": True})
     binary = lambda_result_to_reply(

@@ -88,8 +88,8 @@ def test_create_returns_201_with_id_and_version(stack, api):
 @pytest.mark.parametrize(
     ("change", "field", "rule"),
     [
-        ({"amount": 0}, "amount", "greater than 0"),
-        ({"amount": -5}, "amount", "greater than 0"),
+        ({"amount": 0}, "amount", "greater than or equal to 0.01"),
+        ({"amount": -5}, "amount", "greater than or equal to 0.01"),
         ({"period": "weekly"}, "period", "Input should be"),
         ({"categories": ["GPU"]}, "categories", "Input should be"),
         ({"policy": {"notifyThreshold": 0}}, "notifyThreshold", "greater than or equal to 1"),

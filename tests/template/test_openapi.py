@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from finops.api import BODY_ERRORS, ERROR_BODY_REF, EVERY_ROUTE_ERRORS, PATH_ERRORS
 from local.openapi import SECURITY_SCHEME, build_openapi, render
 from tests.template.sam_template import ROOT, http_routes
 
@@ -49,3 +50,35 @@ def test_every_operation_requires_a_bearer_jwt() -> None:
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
     assert document["security"] == [{SECURITY_SCHEME: []}]
     assert document["servers"][0]["url"] == "http://127.0.0.1:3000"
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    paths = json.loads(OPENAPI_PATH.read_text())["paths"]
+    return [(method.upper(), path, operation) for path, item in paths.items() for method, operation in item.items()]
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), operations(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_operation_documents_each_error_it_can_answer_with_the_error_body(
+    method: str, path: str, operation: dict[str, Any]
+) -> None:
+    expected = set(EVERY_ROUTE_ERRORS)
+    if "requestBody" in operation:
+        expected |= set(BODY_ERRORS)
+    if "{" in path:
+        expected |= set(PATH_ERRORS)
+    documented = {int(status) for status in operation["responses"]}
+    assert expected <= documented, f"{method} {path} does not document {sorted(expected - documented)}"
+    for status in documented - {200, 201, 204}:
+        schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": ERROR_BODY_REF}, f"{method} {path} {status}"
+    assert any(s < 300 for s in documented), f"{method} {path} documents no success"
+
+
+def test_routes_document_their_own_statuses_and_media_types() -> None:
+    by_route = {(method, path): operation["responses"] for method, path, operation in operations()}
+    budget = "/api/ai-budget/finops/budgets"
+
+    assert {"201", "409"} <= set(by_route[("POST", budget)])
+    assert {"409", "412", "428"} <= set(by_route[("PATCH", budget + "/{budget_id}")])
+    assert "204" in by_route[("DELETE", budget + "/{budget_id}")]
+    assert set(by_route[("GET", "/v1/analytics/finops/costs")]["200"]["content"]) == {"application/json", "text/csv"}

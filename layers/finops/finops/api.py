@@ -1,19 +1,28 @@
-"""The HTTP side shared by every API function: one resolver factory, one error mapping, the caller.
+"""The HTTP side shared by every API function: one resolver factory, one error mapping, the caller, and the
+documented responses.
 
 Each function declares its route on a Powertools `Router` and builds its resolver with `make_resolver`;
 the OpenAPI generator includes the same routers, so the document and the validation never drift apart.
+Every error, whoever answers it (the function, or the gateway in front of it), has the body `ErrorBody`;
+`document_errors` writes into the OpenAPI document the errors every route can answer, and a route declares
+its own extra ones (409, 412, 428...) with `route_responses`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import json
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
 
 from finops.auth import Principal, principal_from_claims
 from finops.db.faults import as_unavailable
@@ -22,10 +31,79 @@ from finops.observability import add_count, logger
 
 API_TITLE = "FinOps Cost Explorer & Budgets API"
 API_VERSION = "1.0.0"
+JSON = content_types.APPLICATION_JSON
+
+
+class JsonApiResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver that takes request bodies as UTF-8 JSON only.
+
+    Powertools would parse a form or multipart body into fields, and fail with an exception of its own (a 500
+    here) on any other media type or on a body that is not UTF-8; such a request is refused before anything
+    parses it: 415 for the media type, 422 for the encoding (JSON is UTF-8, RFC 8259).
+    """
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        media_type = _body_media_type(event)
+        if media_type is None:
+            return super().resolve(event, context)
+        if media_type != JSON:
+            return _refusal(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                {
+                    "loc": ["header", "content-type"],
+                    "type": "unsupported_media_type",
+                    "msg": "the body must be JSON, sent with Content-Type: application/json",
+                },
+            )
+        if event.get("isBase64Encoded") and not _is_utf8(str(event.get("body") or "")):
+            return _refusal(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                {"loc": ["body"], "type": "json_invalid", "msg": "the body is not UTF-8 encoded JSON"},
+            )
+        # Media types are case-insensitive; Powertools matches the lower-case form only.
+        headers = {
+            name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"
+        }
+        return super().resolve({**event, "headers": {**headers, "content-type": JSON}}, context)
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _body_media_type(event: Mapping[str, Any]) -> str | None:
+    """The media type of a request that carries (or declares) a body, lower case without parameters; "" for a
+    body without a Content-Type; None for a request without a body (a GET, a DELETE, an empty POST)."""
+    method = str(event.get("requestContext", {}).get("http", {}).get("method", "")).upper()
+    if method not in _BODY_METHODS:
+        return None
+    content_type = next(
+        (str(value) for name, value in (event.get("headers") or {}).items() if name.lower() == "content-type"), None
+    )
+    if content_type is None:
+        return "" if event.get("body") else None
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _is_utf8(encoded_body: str) -> bool:
+    try:
+        base64.b64decode(encoded_body).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError both are
+        return False
+    return True
+
+
+def _refusal(status: HTTPStatus, detail: dict[str, Any]) -> dict[str, Any]:
+    """A reply, in the Lambda proxy format, to a request refused before routing."""
+    return {
+        "statusCode": int(status),
+        "headers": {"Content-Type": JSON},
+        "body": json.dumps(error_body(status, [detail])),
+        "isBase64Encoded": False,
+    }
 
 
 def make_resolver(router: Router) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = JsonApiResolver(enable_validation=True)
     app.use([_reject_unknown_query_parameters])
     app.include_router(router)
     app.exception_handler(FinOpsError)(_domain_error)
@@ -48,7 +126,7 @@ def error_body(status: int, detail: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    return Response(status_code=status, content_type=JSON, body=body)
 
 
 def _domain_error(error: FinOpsError) -> Response:
@@ -101,3 +179,95 @@ def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middlewar
             ]
             return _json(HTTPStatus.UNPROCESSABLE_ENTITY, error_body(HTTPStatus.UNPROCESSABLE_ENTITY, detail))
     return next_middleware(app)
+
+
+# --- the documented responses -----------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int] | None = Field(
+        None, description="Where the problem is: query, path, header or body, and the field"
+    )
+    type: str | None = Field(None, description="The rule broken, e.g. missing, greater_than_equal, unknown_parameter")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    status_code: int = Field(alias="statusCode")
+    detail: list[ErrorDetail]
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    401: "No bearer token, or an invalid or expired one",
+    403: "The caller's role or tenant may not do this",
+    404: "No such resource, or one the caller may not see",
+    409: "Conflicts with the stored state (a live budget of the tenant already has this name)",
+    412: "The version given (If-Match or `version`) is not the current one",
+    413: "The body is larger than 10 MB",
+    415: "The body is not JSON (Content-Type: application/json)",
+    422: "A parameter or field breaks a rule: `detail` names each one, with its location and the rule",
+    428: "The current version is required (If-Match header or `version` field)",
+    503: "A database is slow or unavailable: nothing was changed; retry after `Retry-After` seconds",
+}
+# Every route: the token is checked, the role and tenant too, parameters are validated, and a database is read.
+EVERY_ROUTE_ERRORS = (401, 403, 422, 503)
+# Routes with a body; routes with an id in the path add 404.
+BODY_ERRORS = (413, 415)
+PATH_ERRORS = (404,)
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+
+
+def error_response(status: int) -> OpenAPIResponse:
+    response: OpenAPIResponse = {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {JSON: {"schema": {"$ref": ERROR_BODY_REF}}},
+    }
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        response["headers"] = {
+            "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+        }
+    return response
+
+
+def route_responses(
+    *errors: int, success: int = 200, description: str = "OK", content: dict[str, Any] | None = None
+) -> dict[int, OpenAPIResponse]:
+    """A route's `responses`: its success (with the return type's schema unless `content` is given) and the
+    errors it answers beyond those `document_errors` adds to every route."""
+    success_response: OpenAPIResponse = {"description": description}
+    if content is not None:
+        success_response["content"] = content
+    return {success: success_response, **{status: error_response(status) for status in errors}}
+
+
+def document_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """Add to every operation of an OpenAPI document the errors it can answer, all with the `ErrorBody` schema.
+
+    Every route: 401, 403, 422 (in place of Powertools' own validation schema: ours names the rule too) and 503;
+    a route with a body: 413 and 415; with a path parameter: 404. Extras a route declares stay.
+    """
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            statuses = list(EVERY_ROUTE_ERRORS)
+            if "requestBody" in operation:
+                statuses += BODY_ERRORS
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                statuses += PATH_ERRORS
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)  # Powertools' own, with its validation schema
+            for status, response in responses.items():  # a route's declared error keeps its words
+                if int(status) >= 400:
+                    responses[status] = {**error_response(int(status)), "description": response["description"]}
+            for status in statuses:
+                responses.setdefault(str(status), error_response(status))
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):  # Powertools' 422 body, replaced above
+        schemas.pop(name, None)
+    error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas["ErrorBody"] = error_schema
+    return document

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from clickhouse_connect.driver.client import Client
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from finops.anomalies.detection import AnomalyMethod, Detection, detect_range, history_start
 from finops.anomalies.root_cause import Contributor, root_cause
@@ -29,12 +30,21 @@ from finops.auth import Permission, Principal
 from finops.costs.queries import effective_rows
 from finops.costs.series import daily_series_by_category
 from finops.errors import NotFound
-from finops.models.common import CURRENCY, Money, Reply, RequestBody
+from finops.models.common import CURRENCY, Money, Reply, RequestBody, UtcDateTime
 from finops.settings import get_settings
 
 BASELINE_DAYS = 90  # history before the first scored day: the seasonal detector learns 8 weeks of errors
 ROOT_CAUSE_WINDOW = 28  # baseline days of the root-cause comparison
 NOT_FOUND = "anomaly not found"
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    # JSON has no infinity (a z-score over a baseline without variation is one): say null, as documented,
+    # rather than let the serializer turn it into a null the schema does not allow.
+    return value if value is None or math.isfinite(value) else None
+
+
+FiniteOrNull = Annotated[float | None, AfterValidator(_finite_or_none)]
 
 
 class RootCauseOut(Reply):
@@ -49,7 +59,7 @@ class RootCauseOut(Reply):
 
 class Acknowledgement(Reply):
     acknowledged_by: str = Field(alias="acknowledgedBy")
-    acknowledged_at: datetime = Field(alias="acknowledgedAt")
+    acknowledged_at: UtcDateTime = Field(alias="acknowledgedAt")
     note: str
 
 
@@ -64,11 +74,14 @@ class AnomalyOut(Reply):
     expected: Money
     actual: Money
     impact: Money = Field(description="actual - expected, USD")
-    deviation_percent: float | None = Field(alias="deviationPercent")
-    score: float = Field(description="How unusual the day is for its own series (|z|, or actual/limit)")
+    deviation_percent: FiniteOrNull = Field(alias="deviationPercent")
+    score: FiniteOrNull = Field(
+        description="How unusual the day is for its own series (|z|, or actual/limit); null when it is infinite "
+        "(spend after a baseline with no variation at all, e.g. the first day of a new category)"
+    )
     root_cause: list[RootCauseOut] = Field(alias="rootCause")
     acknowledged: Acknowledgement | None = None
-    detected_at: datetime = Field(alias="detectedAt")
+    detected_at: UtcDateTime = Field(alias="detectedAt")
 
 
 class AnomaliesResponse(Reply):

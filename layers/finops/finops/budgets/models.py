@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import AfterValidator, Field, model_validator
 
-from finops.models.common import CURRENCY, Category, Money, Reply, RequestBody, TenantId
+from finops.models.common import CURRENCY, ApiDate, Category, Label, Money, Reply, RequestBody, TenantId, UsdMicros
 
 Period = Literal["daily", "monthly", "quarterly", "annual"]
 Action = Literal["notify", "alert_admins", "rate_limit", "block_ai", "block_export"]
@@ -40,9 +40,14 @@ def _email(value: str) -> str:
 
 Email = Annotated[str, AfterValidator(_email)]
 Threshold = Annotated[Decimal, Field(ge=1, le=1000, decimal_places=2, description="Percent of the amount, 1 to 1000")]
-Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), decimal_places=6, description="USD, greater than 0")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-FilterValues = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=50)]
+# At least a cent: a smaller budget is no budget, and its percentages would be meaningless.
+MIN_BUDGET_USD = Decimal("0.01")
+Amount = Annotated[UsdMicros, Field(ge=MIN_BUDGET_USD, description="USD, 0.01 to 10^12, at most 6 decimal places")]
+# What one operation is expected to cost; far above any single call, far below what a budget may hold.
+MAX_ESTIMATE_USD = Decimal(10**9)
+Estimate = Annotated[UsdMicros, Field(le=MAX_ESTIMATE_USD, description="USD, 0 to 10^9, at most 6 decimal places")]
+Name = Annotated[Label, Field(max_length=200, description="1 to 200 characters")]
+FilterValues = Annotated[list[Label], Field(max_length=50)]
 
 
 def _unique(values: list[Any]) -> list[Any]:
@@ -92,7 +97,7 @@ class BudgetCreate(RequestBody):
         default_factory=list, description="Empty: all categories"
     )
     policy: BudgetPolicy
-    start_date: date = Field(alias="startDate")
+    start_date: ApiDate = Field(alias="startDate")
     models: FilterValues = Field(default_factory=list, description="Only these models (empty: all)")
     regions: FilterValues = Field(default_factory=list, description="Only these regions (empty: all)")
     services: FilterValues = Field(default_factory=list, description="Only these services (empty: all)")
@@ -106,11 +111,11 @@ class BudgetUpdate(RequestBody):
     period: Period | None = None
     categories: Annotated[list[Category], AfterValidator(_unique)] | None = None
     policy: BudgetPolicy | None = None
-    start_date: date | None = Field(None, alias="startDate")
+    start_date: ApiDate | None = Field(None, alias="startDate")
     models: FilterValues | None = None
     regions: FilterValues | None = None
     services: FilterValues | None = None
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=2**31 - 1)  # a PostgreSQL integer
 
 
 class Budget(Reply):
@@ -204,9 +209,7 @@ IdempotencyKey = Annotated[
 
 class EnforcementCheck(RequestBody):
     operation_type: OperationType = Field(alias="operationType")
-    estimated_cost_usd: Decimal = Field(
-        Decimal(0), alias="estimatedCostUsd", ge=0, le=Decimal("1e9"), decimal_places=6, allow_inf_nan=False
-    )
+    estimated_cost_usd: Estimate = Field(Decimal(0), alias="estimatedCostUsd")
 
 
 class EnforcementDecision(Reply):

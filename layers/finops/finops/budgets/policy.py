@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Literal
 
 from finops.budgets.models import ENFORCEMENT_ACTIONS, OPERATION_CATEGORY, EnforcementDecision
+from finops.models.common import WIDE, quantize
 
 EventType = Literal["threshold_notify", "threshold_enforce", "enforcement_lifted", "period_rollover"]
 HUNDRED = Decimal(100)
+PERCENT_QUANTUM = Decimal("0.0001")  # as stored
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class DueEvent:
 
 
 def percent_used(spent: Decimal, amount: Decimal) -> Decimal:
-    return (spent / amount * HUNDRED).quantize(Decimal("0.0001"))
+    # Exact for any spend (the wide context): a large spend over a small amount is a large percentage, not an error.
+    return quantize(WIDE.multiply(WIDE.divide(spent, amount), HUNDRED), PERCENT_QUANTUM)
 
 
 def state_for(budget: PolicyView, percent: Decimal) -> Literal["ok", "notified", "enforced"]:

@@ -45,6 +45,7 @@ from finops.budgets.spend import Spend, SpendReader
 from finops.budgets.store import BudgetRecord, transaction
 from finops.db.faults import as_unavailable
 from finops.errors import InvalidRequest, NotFound, PreconditionFailed
+from finops.models.common import MICRO, quantize
 from finops.observability import add_count, logger
 from finops.settings import get_settings
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from finops.budgets.forecasts import BudgetForecast
 
 NOT_FOUND = "budget not found"
-_MICRO = Decimal("0.000001")
 # Changes after which the thresholds of the current period may fire again.
 _RE_ARMING_FIELDS = {
     "amount",
@@ -760,8 +760,8 @@ def _degraded(dependency: str) -> EnforcementDecision:
 
 
 def _as_stored(amount: Decimal) -> Decimal:
-    """An amount as the numeric(18, 6) column stores it (PostgreSQL rounds half away from zero)."""
-    return amount.quantize(_MICRO, rounding=ROUND_HALF_UP)
+    """An amount as the numeric(38, 6) column stores it (PostgreSQL rounds half away from zero)."""
+    return quantize(amount, MICRO, ROUND_HALF_UP)
 
 
 def _same_period(budget: BudgetRecord, spend: Spend) -> bool:

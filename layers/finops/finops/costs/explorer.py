@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from finops.costs.models import (
 from finops.costs.queries import CostReader, CostScope, Dimension, Granularity
 from finops.costs.rate_card import current_rate_card
 from finops.errors import InvalidRequest
+from finops.models.common import MICRO, WIDE, quantize
 from finops.observability import add_count
 from finops.settings import get_settings
 
@@ -49,20 +51,42 @@ def get_costs(
     )
 
 
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8; header=present"  # RFC 4180 (and RFC 7111's header parameter)
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection").
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def costs_as_csv(response: CostsResponse) -> str:
-    """The rows of a costs reply as CSV: period, key (with groupBy), cost, currency."""
+    """The rows of a costs reply as RFC 4180 CSV (CRLF line ends, fields quoted when they need it): period, key
+    (with groupBy), cost, currency.
+
+    Keys are service, model and region names that tenants chose, so a key that a spreadsheet would run as a
+    formula gets a leading apostrophe, which shows it as text. Only text cells are neutralised: a cost is a
+    number this code formats, and a negative one (a credit) must stay a number, `-12.5`, not become text.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     grouped = response.group_by is not None
     writer.writerow(["period", response.group_by, "cost", "currency"] if grouped else ["period", "cost", "currency"])
     for row in response.rows:
-        cost = f"{row.cost.quantize(Decimal('0.000001'))}"
+        cost = str(quantize(row.cost, MICRO))
         writer.writerow(
-            [row.period.isoformat(), row.key, cost, response.currency]
+            [row.period.isoformat(), _text_cell(row.key or ""), cost, response.currency]
             if grouped
             else [row.period.isoformat(), cost, response.currency]
         )
     return out.getvalue()
+
+
+def _text_cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_TRIGGERS) else value
+
+
+def csv_attachment(response: CostsResponse) -> str:
+    """The Content-Disposition of a costs export: a file name made of the tenant and the range, in characters
+    every file system and header parser accepts."""
+    tenant = re.sub(r"[^A-Za-z0-9._-]", "_", response.tenant_id)
+    return f'attachment; filename="costs-{tenant}-{response.from_.isoformat()}-{response.to.isoformat()}.csv"'
 
 
 def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> BreakdownResponse:
@@ -118,7 +142,7 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
             from_=month_start,
             to=reference,
             total=mtd,
-            run_rate=(mtd / elapsed * days_in_month).quantize(Decimal("0.000001")),
+            run_rate=quantize(WIDE.multiply(WIDE.divide(mtd, Decimal(elapsed)), Decimal(days_in_month)), MICRO),
             days_in_month=days_in_month,
         ),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_serializer, model_validator
 
-from finops.models.common import CURRENCY, Money, Reply, RequestBody, TenantId
+from finops.models.common import CURRENCY, ApiDate, Money, Reply, RequestBody, TenantId
 
 
 class CostRow(Reply):
@@ -98,9 +98,9 @@ class SummaryResponse(Reply):
 class AggregateRequest(RequestBody):
     """Either `date`, or `from` and `to` (inclusive, at most 400 days)."""
 
-    date_: date | None = Field(None, alias="date")
-    from_: date | None = Field(None, alias="from")
-    to: date | None = None
+    date_: ApiDate | None = Field(None, alias="date")
+    from_: ApiDate | None = Field(None, alias="from")
+    to: ApiDate | None = None
     tenant_id: TenantId | None = Field(None, alias="tenantId", description="Only this tenant (default: all tenants)")
     reprice: bool = Field(False, description="Re-rate the days' events with the rate card in effect on each day")
 

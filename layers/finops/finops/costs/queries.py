@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from clickhouse_connect.driver.client import Client
+from pydantic import Field
 
 from finops.errors import InvalidRequest
 from finops.models.common import Category
@@ -29,6 +30,8 @@ from finops.observability import add_milliseconds
 
 Dimension = Literal["category", "subcategory", "model", "region", "service"]
 Granularity = Literal["daily", "weekly", "monthly", "total"]
+# The `categories` query parameter: each of the five names at most once fits in 100 characters.
+CategoryList = Annotated[str, Field(max_length=100, description="Comma list of AI, COMPUTE, STORAGE, EXPORT, EGRESS")]
 
 DIMENSION_COLUMNS: dict[str, str] = {
     "category": "service_category",

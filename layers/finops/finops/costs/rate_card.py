@@ -19,18 +19,20 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
+from typing import Annotated
 
 from clickhouse_connect.driver.client import Client
 from pydantic import Field
 
 from finops.costs.meters import METERS_BY_NAME, Meter
 from finops.errors import InvalidRequest
-from finops.models.common import CURRENCY, Money, Reply, RequestBody
+from finops.models.common import CURRENCY, WIDE, ApiDate, Label, Money, Reply, RequestBody, Usd, quantize
 
 DEFAULT_KEY = "*"
 COST_QUANTUM = Decimal("0.000000000001")  # 12 decimals, as stored
 CACHE_SECONDS = 60.0
+MAX_UNIT_PRICE_USD = Decimal(10**6)  # per pricing unit (1M tokens, a GB, an export): far above any list price
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class RateCard:
 
 
 def line_cost(quantity: Decimal, unit_price: Decimal) -> Decimal:
-    return (quantity * unit_price).quantize(COST_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return quantize(WIDE.multiply(quantity, unit_price), COST_QUANTUM)
 
 
 # --- loading, caching and publishing -------------------------------------------------------------------
@@ -209,20 +211,22 @@ class RateCardEntry(Reply):
 
 
 class NewPrice(RequestBody):
-    meter: str = Field(description="One of the meters, e.g. input_tokens, output_tokens, vcpu_seconds, egress_gb")
-    price_key: str = Field(
+    meter: Label = Field(description="One of the meters, e.g. input_tokens, output_tokens, vcpu_seconds, egress_gb")
+    price_key: Label = Field(
         DEFAULT_KEY,
         alias="priceKey",
-        min_length=1,
-        max_length=128,
         description="Model (AI meters), region (egress_gb), export type (exports), or '*' for the meter's default",
     )
-    unit_price: Decimal = Field(alias="unitPrice", ge=0, le=Decimal("1000000"), decimal_places=12)
+    unit_price: Annotated[Usd, Field(le=MAX_UNIT_PRICE_USD)] = Field(
+        alias="unitPrice", description="USD per pricing unit, 0 to 10^6, at most 12 decimal places"
+    )
 
 
 class PublishRateCardRequest(RequestBody):
-    effective_from: date = Field(alias="effectiveFrom")
-    source: str = Field(min_length=1, max_length=500, description="Where these prices come from")
+    effective_from: ApiDate = Field(alias="effectiveFrom")
+    source: Annotated[Label, Field(max_length=500)] = Field(
+        description="Where these prices come from, 1 to 500 characters"
+    )
     prices: list[NewPrice] = Field(min_length=1, max_length=5000)
 
 

@@ -6,17 +6,29 @@ the valid ones in the same batch are kept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from finops.models.common import Category, Reply, RequestBody, TenantId
+from finops.models.common import Category, Label, Reply, RequestBody, TenantId, Usd, UtcDateTime
 
-Name = Annotated[str, Field(min_length=1, max_length=128)]
-Count = Annotated[int, Field(ge=0, le=10**15, strict=True)]
-Quantity = Annotated[Decimal, Field(ge=0, le=Decimal("1e15"), decimal_places=9, allow_inf_nan=False)]
+# Per-event maxima: generous for one event (a pre-aggregated usage record included), far below what makes a
+# cost no column can hold. The README's limits table lists them.
+MAX_TOKENS = 10**9  # a thousand times the largest context window
+MAX_BYTES = 10**14  # 100 TB
+MAX_EXPORTS = 10**6
+MAX_QUANTITY = Decimal(10**10)  # vCPU-seconds, GB-seconds or GB-hours: 10^10 vCPU-seconds is 317 vCPU-years
+MAX_EVENT_COST_USD = Decimal(10**9)
+
+Name = Label
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS, strict=True, description="0 to 10^9 tokens")]
+Bytes = Annotated[int, Field(ge=0, le=MAX_BYTES, strict=True, description="0 to 10^14 bytes")]
+Exports = Annotated[int, Field(ge=0, le=MAX_EXPORTS, strict=True, description="0 to 10^6 exports")]
+Quantity = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_QUANTITY, decimal_places=9, allow_inf_nan=False, description="0 to 10^10, 9 decimal places"),
+]
 
 
 class _Event(RequestBody):
@@ -30,33 +42,22 @@ class _Event(RequestBody):
         description="Unique id (no control characters); re-sending it is safe",
     )
     tenant_id: TenantId = Field(alias="tenantId")
-    timestamp: datetime = Field(description="ISO 8601; UTC (a timestamp without an offset is read as UTC)")
+    timestamp: UtcDateTime = Field(description="ISO 8601; UTC (a timestamp without an offset is read as UTC)")
     service: Name
     region: Name
-    cost_usd: Decimal | None = Field(
+    cost_usd: Annotated[Usd, Field(le=MAX_EVENT_COST_USD)] | None = Field(
         None,
         alias="costUsd",
-        ge=0,
-        le=Decimal("1e9"),
-        decimal_places=12,
-        allow_inf_nan=False,
-        description="A cost the caller already knows; without it the rate card prices the usage",
+        description="A cost the caller already knows (USD, 0 to 10^9); without it the rate card prices the usage",
     )
-
-    @field_validator("timestamp")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class AiEvent(_Event):
     category: Literal[Category.AI]
-    model: Annotated[str, Field(min_length=1, max_length=128)]
-    input_tokens: Count = Field(alias="inputTokens", description="Uncached input tokens")
-    output_tokens: Count = Field(alias="outputTokens")
-    cached_input_tokens: Count = Field(
+    model: Name
+    input_tokens: Tokens = Field(alias="inputTokens", description="Uncached input tokens")
+    output_tokens: Tokens = Field(alias="outputTokens")
+    cached_input_tokens: Tokens = Field(
         0, alias="cachedInputTokens", description="Input tokens read from a prompt cache"
     )
 
@@ -80,13 +81,13 @@ class StorageEvent(_Event):
 class ExportEvent(_Event):
     category: Literal[Category.EXPORT]
     export_type: Name = Field(alias="exportType")
-    exports: Count
-    bytes: Count
+    exports: Exports
+    bytes: Bytes
 
 
 class EgressEvent(_Event):
     category: Literal[Category.EGRESS]
-    bytes: Count
+    bytes: Bytes
 
 
 UsageEvent = Annotated[

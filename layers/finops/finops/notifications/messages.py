@@ -31,7 +31,7 @@ from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from finops.models.common import CURRENCY
+from finops.models.common import CURRENCY, quantize
 
 if TYPE_CHECKING:
     pass
@@ -300,7 +300,7 @@ def _remaining_line(spent: Decimal, amount: Decimal) -> str:
 
 def _usd(value: Decimal, *, compact: bool = False) -> str:
     """$5,000.00 ($5,000 when compact and whole); cents rounded down so a display never overstates headroom."""
-    cents = value.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    cents = quantize(value, Decimal("0.01"), ROUND_DOWN)
     text = f"{abs(cents):,.2f}"
     if compact and text.endswith(".00"):
         text = text[:-3]
@@ -310,7 +310,7 @@ def _usd(value: Decimal, *, compact: bool = False) -> str:
 def _percent(value: Decimal, *, places: int = 1) -> str:
     """82.5, 80 (no trailing zeros); rounded down so 99.96% never reads as 100%."""
     quantum = Decimal(1).scaleb(-places)
-    text = format(Decimal(value).quantize(quantum, rounding=ROUND_DOWN), "f")
+    text = format(quantize(Decimal(value), quantum, ROUND_DOWN), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

@@ -1,0 +1,101 @@
+"""The shared HTTP module: bodies are JSON only (415 otherwise, never a 500), and the documented errors."""
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import BaseModel, ConfigDict
+
+from finops.api import document_errors, make_resolver, route_responses
+from local.lambda_runtime import LambdaContext, http_api_event
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = ""
+
+
+router = Router()
+
+
+@router.post("/notes")
+def add_note(note: Note) -> dict[str, str]:
+    return {"text": note.text}
+
+
+app = make_resolver(router)
+
+
+def post(body: Any, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    event = http_api_event("POST", "/notes", body=None if isinstance(body, bytes) else body, headers=headers)
+    if isinstance(body, bytes):  # as API Gateway passes a body that is not UTF-8 text
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    reply = app.resolve(event, LambdaContext(function_name="notes"))
+    return reply["statusCode"], json.loads(reply["body"])
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""],
+)
+def test_a_body_in_another_media_type_is_a_415_naming_the_header(content_type: str) -> None:
+    # text/plain and application/xml used to raise inside Powertools (a 500); a form was parsed into fields
+    status, body = post('{"text": "hi"}', {"content-type": content_type})
+
+    assert status == 415
+    assert body["statusCode"] == 415 and body["detail"][0]["loc"] == ["header", "content-type"]
+
+
+def test_a_body_without_content_type_is_a_415() -> None:
+    event = http_api_event("POST", "/notes", body={"text": "hi"})
+    del event["headers"]["content-type"]
+
+    reply = app.resolve(event, LambdaContext(function_name="notes"))
+
+    assert reply["statusCode"] == 415
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8", "application/json;"])
+def test_json_in_any_spelling_of_its_media_type_is_accepted(content_type: str) -> None:
+    assert post({"text": "hi"}, {"content-type": content_type}) == (200, {"text": "hi"})
+
+
+def test_json_that_is_not_utf8_is_a_4xx_not_a_500() -> None:
+    status, _ = post(b'{"text": "\xff"}', {"content-type": "application/json"})
+
+    assert 400 <= status < 500
+
+
+def test_every_operation_documents_the_errors_it_can_answer() -> None:
+    document = {
+        "paths": {
+            "/things/{id}": {
+                "patch": {
+                    "parameters": [{"in": "path", "name": "id"}],
+                    "requestBody": {},
+                    "responses": {
+                        "200": {"description": "OK"},
+                        "412": {"description": "Stale"},
+                        "422": {"description": "Validation Error"},
+                    },
+                }
+            },
+            "/things": {"get": {"responses": route_responses(409)}},
+        }
+    }
+
+    document_errors(document)
+
+    patch = document["paths"]["/things/{id}"]["patch"]["responses"]
+    get = document["paths"]["/things"]["get"]["responses"]
+    assert sorted(patch) == ["200", "401", "403", "404", "412", "413", "415", "422", "503"]
+    assert sorted(map(str, get)) == ["200", "401", "403", "409", "422", "503"]
+    errors = [r for status, r in [*patch.items(), *get.items()] if int(status) >= 400]
+    assert all(r["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"} for r in errors)
+    assert patch["412"]["description"] == "Stale"  # a route's own words stay
+    assert "Retry-After" in patch["503"]["headers"]
+    schemas = document["components"]["schemas"]
+    assert schemas["ErrorBody"]["required"] == ["statusCode", "detail"] and "ErrorDetail" in schemas
