@@ -145,10 +145,10 @@ def run_phases(client: Any, batches: list[Batch]) -> dict[str, float]:
     spent: dict[str, float] = defaultdict(float)
     per_batch: dict[str, list[float]] = defaultdict(list)
     names = {
-        "parse_event": "validation (pydantic)",
+        "parse_batch": "validation (pydantic, whole batch)",
         "settle_copies": "duplicate check (after the insert)",
-        "rate_event": "rating",
-        "insert_rated_events": "insert (with the duplicate check)",
+        "rate_batch": "rating",
+        "insert_rated_batch": "insert (Arrow, with the duplicate check)",
     }
     originals = {name: getattr(ingest_module, name) for name in names}
     try:

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from finops.costs.ingest import insert_rated_batch
 from tests.conftest import claims
 from tests.factories import COSTS, TELEMETRY, at, days_ago, event, today
 
@@ -65,18 +66,27 @@ def test_same_event_id_of_two_tenants_are_two_events(clickhouse, api):
     assert total_cost(api, "globex", days_ago(1), days_ago(1)) == Decimal(2)
 
 
-def test_event_copies_racing_past_the_duplicate_check_are_counted_once(clickhouse, api):
-    # Given two concurrent retries that both passed the lookup, both rows reach the table
-    from finops.costs.ingest import insert_rated_events, rate_event
+def rated_batch(clickhouse, *events):
+    """Events validated and rated as the ingest path does it, ready to insert."""
+    from finops.costs.ingest import BatchPrices, rate_batch
     from finops.costs.rate_card import current_rate_card
-    from finops.costs.telemetry import parse_event
+    from finops.costs.telemetry import parse_batch
 
-    rated = rate_event(parse_event(event(eventId="race", costUsd="5")), current_rate_card(clickhouse))
+    valid, problems = parse_batch(list(events))
+    assert not problems, problems
+    batch, unpriced = rate_batch(valid, BatchPrices(current_rate_card(clickhouse)))
+    assert not unpriced, unpriced
+    return batch
+
+
+def test_event_copies_racing_past_the_duplicate_check_are_counted_once(clickhouse, api):
+    # Given two copies of one event that both reached the table (two retries racing)
     from datetime import UTC, datetime, timedelta
 
+    rated = rated_batch(clickhouse, event(eventId="race", costUsd="5"))
     now = datetime.now(UTC)
-    insert_rated_events(clickhouse, [rated], ingested_at=now - timedelta(hours=1))  # before the aggregation cut-off
-    insert_rated_events(clickhouse, [rated], ingested_at=now)  # after it: must not reach the live path
+    insert_rated_batch(clickhouse, rated, ingested_at=now - timedelta(hours=1))  # before the aggregation cut-off
+    insert_rated_batch(clickhouse, rated, ingested_at=now)  # after it: must not reach the live path
     # Then queries, before and after aggregation, count the event once
     assert total_cost(api, "acme", days_ago(1), days_ago(1)) == Decimal(5)
     api("run_aggregation", "POST", "/v1/analytics/finops/aggregate", auth=SYSTEM, body={"date": str(days_ago(1))})
@@ -88,14 +98,10 @@ def test_a_copy_stored_first_with_a_later_clock_is_the_surplus_one(clickhouse, a
     raw table, so the copy recorded as surplus is the other one, found by the second insert's check."""
     from datetime import UTC, datetime, timedelta
 
-    from finops.costs.ingest import insert_rated_events, rate_event
-    from finops.costs.rate_card import current_rate_card
-    from finops.costs.telemetry import parse_event
-
-    rated = rate_event(parse_event(event(eventId="skew", costUsd="5")), current_rate_card(clickhouse))
+    rated = rated_batch(clickhouse, event(eventId="skew", costUsd="5"))
     now = datetime.now(UTC)
-    assert insert_rated_events(clickhouse, [rated], ingested_at=now) == set()
-    assert insert_rated_events(clickhouse, [rated], ingested_at=now - timedelta(seconds=2)) == set()
+    assert insert_rated_batch(clickhouse, rated, ingested_at=now) == set()
+    assert insert_rated_batch(clickhouse, rated, ingested_at=now - timedelta(seconds=2)) == set()
     assert total_cost(api, "acme", days_ago(1), days_ago(1)) == Decimal(5)
     surplus = clickhouse.query("SELECT ingested_at FROM cost_live_duplicates FINAL").result_rows
     assert [row[0].replace(tzinfo=UTC) for row in surplus] == [now]

@@ -7,41 +7,38 @@ A meter's name is the cost facts' subcategory. Quantities are stored in the mete
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Literal
 
 from finops.models.common import Category
 
 PriceKeyField = Literal["model", "region", "export_type", "none"]
 
-TOKENS_PER_PRICING_UNIT = Decimal(1_000_000)
-BYTES_PER_GB = Decimal(1_000_000_000)  # decimal gigabytes, 10^9 bytes
-ONE = Decimal(1)
-
 
 @dataclass(frozen=True)
 class Meter:
     name: str
     category: Category
-    usage_field: str  # the event field holding the usage, in its natural unit
+    field: str  # the event field (wire name) holding the usage, in its natural unit
     pricing_unit: str
-    natural_units_per_pricing_unit: Decimal
+    # The pricing unit is 10^scale natural units (1M tokens: 6; a decimal GB: 9): a quantity in pricing units is
+    # the usage shifted by that many decimal places, exactly.
+    scale: int
     price_key: PriceKeyField
 
 
 METERS: tuple[Meter, ...] = (
-    Meter("input_tokens", Category.AI, "input_tokens", "1M tokens", TOKENS_PER_PRICING_UNIT, "model"),
-    Meter("cached_input_tokens", Category.AI, "cached_input_tokens", "1M tokens", TOKENS_PER_PRICING_UNIT, "model"),
-    Meter("output_tokens", Category.AI, "output_tokens", "1M tokens", TOKENS_PER_PRICING_UNIT, "model"),
-    Meter("vcpu_seconds", Category.COMPUTE, "vcpu_seconds", "vCPU-second", ONE, "none"),
-    Meter("memory_gb_seconds", Category.COMPUTE, "memory_gb_seconds", "GB-second", ONE, "none"),
-    Meter("gb_hours", Category.STORAGE, "gb_hours", "GB-hour", ONE, "none"),
-    Meter("exports", Category.EXPORT, "exports", "export", ONE, "export_type"),
-    Meter("export_gb", Category.EXPORT, "bytes", "GB", BYTES_PER_GB, "none"),
-    Meter("egress_gb", Category.EGRESS, "bytes", "GB", BYTES_PER_GB, "region"),
+    Meter("input_tokens", Category.AI, "inputTokens", "1M tokens", 6, "model"),
+    Meter("cached_input_tokens", Category.AI, "cachedInputTokens", "1M tokens", 6, "model"),
+    Meter("output_tokens", Category.AI, "outputTokens", "1M tokens", 6, "model"),
+    Meter("vcpu_seconds", Category.COMPUTE, "vcpuSeconds", "vCPU-second", 0, "none"),
+    Meter("memory_gb_seconds", Category.COMPUTE, "memoryGbSeconds", "GB-second", 0, "none"),
+    Meter("gb_hours", Category.STORAGE, "gbHours", "GB-hour", 0, "none"),
+    Meter("exports", Category.EXPORT, "exports", "export", 0, "export_type"),
+    Meter("export_gb", Category.EXPORT, "bytes", "GB", 9, "none"),
+    Meter("egress_gb", Category.EGRESS, "bytes", "GB", 9, "region"),
 )
 
-METERS_BY_CATEGORY: dict[Category, tuple[Meter, ...]] = {
-    category: tuple(m for m in METERS if m.category is category) for category in Category
+METERS_BY_CATEGORY: dict[str, tuple[Meter, ...]] = {
+    category.value: tuple(m for m in METERS if m.category is category) for category in Category
 }
 METERS_BY_NAME: dict[str, Meter] = {m.name: m for m in METERS}
