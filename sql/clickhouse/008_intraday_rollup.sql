@@ -54,24 +54,24 @@ ALTER TABLE usage_events ADD COLUMN IF NOT EXISTS event_key UInt64 DEFAULT reint
 -- cost_live twice: every later copy found by the duplicate check is recorded here, and the cost queries subtract
 -- it from the live spend, so even two retries racing past each other are counted once. Two checks may record the
 -- same copy: the key makes it one row.
--- Engine: ReplacingMergeTree on (tenant_id, usage_date, event_id, ingested_at): one row per surplus copy. Read with
--- FINAL. Kept as long as cost_live.
+-- Engine: ReplacingMergeTree on (tenant_id, usage_date, event_id, ingested_at, service_subcategory): one row per
+-- meter of a surplus copy, keyed like cost_live's rows. Read with FINAL. Kept as long as cost_live.
 CREATE TABLE IF NOT EXISTS cost_live_duplicates
 (
-    tenant_id         LowCardinality(String),
-    usage_date        Date,
-    event_id          String,
-    ingested_at       DateTime64(6, 'UTC'),
-    service_category  LowCardinality(String),
-    model             LowCardinality(String),
-    region_id         LowCardinality(String),
-    service_name      LowCardinality(String),
-    meters            Array(LowCardinality(String)),
-    costs             Array(Decimal(38, 12))
+    tenant_id            LowCardinality(String),
+    usage_date           Date,
+    event_id             String,
+    ingested_at          DateTime64(6, 'UTC'),
+    service_category     LowCardinality(String),
+    service_subcategory  LowCardinality(String),
+    model                LowCardinality(String),
+    region_id            LowCardinality(String),
+    service_name         LowCardinality(String),
+    billed_cost          Decimal(38, 12)
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ingested_at)
-ORDER BY (tenant_id, usage_date, event_id, ingested_at)
+ORDER BY (tenant_id, usage_date, event_id, ingested_at, service_subcategory)
 TTL toDateTime(ingested_at) + INTERVAL 7 DAY
 SETTINGS ttl_only_drop_parts = 1;
 

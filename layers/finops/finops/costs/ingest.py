@@ -315,8 +315,8 @@ _DUPLICATE_COLUMNS = [
     "model",
     "region_id",
     "service_name",
-    "meters",
-    "costs",
+    "service_subcategory",
+    "billed_cost",
 ]
 
 
@@ -345,24 +345,14 @@ def settle_copies(client: Client, batch: RatedBatch, *, ingested_at: datetime) -
         for at, category, model, region, service, meters, costs in copies[1:]:
             if at != mine_us:  # another batch's surplus copy (this batch's is recorded below)
                 when = datetime.fromtimestamp(at / 1_000_000, UTC)
-                surplus.append([tenant, day, event_id, when, category, model, region, service, meters, costs])
+                head = [tenant, day, event_id, when, category, model, region, service]
+                surplus += [[*head, meter, cost] for meter, cost in zip(meters, costs, strict=True)]
         if copies[0][0] < mine_us:
             stored_before.add(identity)
             i = mine[identity]
-            surplus.append(
-                [
-                    tenant,
-                    day,
-                    event_id,
-                    ingested_at,
-                    batch.service_category[i],
-                    batch.model[i],
-                    batch.region_id[i],
-                    batch.service_name[i],
-                    batch.meters[i],
-                    batch.costs[i],
-                ]
-            )
+            head = [tenant, day, event_id, ingested_at, batch.service_category[i], batch.model[i]]
+            head += [batch.region_id[i], batch.service_name[i]]
+            surplus += [[*head, meter, cost] for meter, cost in zip(batch.meters[i], batch.costs[i], strict=True)]
     if surplus:
         client.insert("cost_live_duplicates", surplus, column_names=_DUPLICATE_COLUMNS)
     return stored_before

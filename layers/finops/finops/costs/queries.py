@@ -51,42 +51,38 @@ PERIOD_EXPRESSIONS: dict[str, str] = {
 _CATEGORY_FILTER = "(empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))"
 _KEY = "tenant_id, day, service_category, service_subcategory, model, region_id, service_name"
 
-# Facts and live rows in one read of each table, grouped by key: a key's live rows, less the surplus copies of
-# re-sent events (finops.costs.ingest), count when they were ingested after its fact row's cut-off (all of them
-# without a fact row). Each table is read once: a second read of
-# cost_facts could see another version of a row than the first and count its events twice. Which of the two
-# tables a concurrent aggregation touched first does not matter: live rows are never removed by it, and a fact row
-# says itself which of them it holds.
+# Facts, live rows and surplus copies in one read of each table. Per key, the live rows (less the surplus copies of
+# re-sent events, finops.costs.ingest) count when they were ingested after that key's fact row's cut-off (all of
+# them without a fact row): the window gives every row its key's cut-off. Each table is read once: a second read of
+# cost_facts could see another version of a row than the first and count its events twice. Which of the tables a
+# concurrent aggregation touched first does not matter: live rows are never removed by it, and a fact row says
+# itself which of them it holds.
 _EFFECTIVE_ROWS = f"""
-SELECT {_KEY}, fact_cost + arraySum(arrayMap(x -> x.2, arrayFilter(x -> x.1 > cut, live))) AS billed_cost
+SELECT {_KEY}, sum(fact_cost) + sumIf(live_cost, ingested_us > key_cut) AS billed_cost
 FROM (
-    SELECT {_KEY}, sum(fact_cost) AS fact_cost, max(cut) AS cut, groupArrayIf((ingested_us, live_cost), is_live) AS live
+    SELECT *, max(cut) OVER (PARTITION BY {_KEY}) AS key_cut
     FROM (
         SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id,
                service_name, billed_cost AS fact_cost, toUnixTimestamp64Micro(events_through) AS cut,
-               toInt64(0) AS ingested_us, toDecimal128(0, 12) AS live_cost, false AS is_live
+               toInt64(0) AS ingested_us, toDecimal128(0, 12) AS live_cost
         FROM cost_facts FINAL
         WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
           AND {_CATEGORY_FILTER}
         UNION ALL
         SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), sum(billed_cost), true
+               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), billed_cost
         FROM cost_live
         WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
           AND {_CATEGORY_FILTER}
-        GROUP BY tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-                 ingested_at
         UNION ALL
-        SELECT tenant_id, usage_date, service_category, meter, model, region_id, service_name,
-               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), -sum(cost), true
-        FROM (SELECT * FROM cost_live_duplicates FINAL
-              WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}})
-        ARRAY JOIN meters AS meter, costs AS cost
-        WHERE {_CATEGORY_FILTER}
-        GROUP BY tenant_id, usage_date, service_category, meter, model, region_id, service_name, ingested_at
+        SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
+               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), -billed_cost
+        FROM cost_live_duplicates FINAL
+        WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
+          AND {_CATEGORY_FILTER}
     )
-    GROUP BY {_KEY}
 )
+GROUP BY {_KEY}
 """
 
 
