@@ -51,6 +51,7 @@ from finops.settings import get_settings
 
 if TYPE_CHECKING:
     from finops.budgets.forecasts import BudgetForecast
+    from finops.notifications.outbox import Notification
 
 NOT_FOUND = "budget not found"
 # Changes after which the thresholds of the current period may fire again.
@@ -438,12 +439,13 @@ class Budgets:
                 store.Snapshot(budget=current, period_start=period.start, spent=budget_spend.amount, percent=percent)
             )
         recorded = store.record_events(self.conn, events)
+        notifications: list[Notification] = []
         for event in events:
             event_id = recorded.get((event.budget.id, event.event_type))
             if event_id is not None:
                 event_period = spend[event.budget.id].period  # _freshest keeps the period
                 assert event_period is not None and event.spent is not None and event.percent_used is not None
-                self._enqueue_alerts(
+                notifications += _alerts(
                     event.budget,
                     event_id,
                     event.event_type,
@@ -454,6 +456,9 @@ class Budgets:
                     event.percent_used,
                     event.details,
                 )
+        from finops.notifications.outbox import enqueue_many
+
+        enqueue_many(self.conn, notifications)  # one statement for the chunk's alerts
         store.save_evaluations(self.conn, evaluations)
         store.save_forecasts(self.conn, saved_forecasts)
         store.upsert_spend_snapshots(self.conn, snapshots, snapshot_date=today)
@@ -596,41 +601,12 @@ class Budgets:
         percent: Decimal,
         details: dict[str, Any] | None = None,
     ) -> None:
-        if event_type == "period_rollover":
-            return
-        from finops.notifications.messages import compose_budget_alert
-        from finops.notifications.outbox import enqueue
+        from finops.notifications.outbox import enqueue_many
 
-        topics = (["alerts"] if "notify" in budget.actions else []) + (
-            ["admin"] if "alert_admins" in budget.actions else []
+        enqueue_many(
+            self.conn,
+            _alerts(budget, event_id, event_type, severity, threshold, period, spent, percent, details),
         )
-        for topic in topics:
-            message = compose_budget_alert(
-                event_id=event_id,
-                event_type=event_type,
-                severity=severity,
-                tenant_id=budget.tenant_id,
-                budget_id=budget.id,
-                budget_name=budget.name,
-                period_start=period.start,
-                period_end=period.end,
-                spent=spent,
-                amount=budget.amount,
-                percent_used=percent,
-                threshold_percent=threshold,
-                actions=list(budget.actions),
-                topic=topic,  # type: ignore[arg-type]
-                details=details,
-            )
-            enqueue(
-                self.conn,
-                message,
-                event_id=event_id,
-                tenant_id=budget.tenant_id,
-                budget_id=budget.id,
-                event_type=event_type,
-                severity=severity,
-            )
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -653,6 +629,55 @@ class Budgets:
             raise NotFound(NOT_FOUND)
         principal.require(permission, budget.tenant_id)
         return budget
+
+
+def _alerts(
+    budget: BudgetRecord,
+    event_id: str,
+    event_type: str,
+    severity: str,
+    threshold: Decimal | None,
+    period: BudgetPeriod,
+    spent: Decimal,
+    percent: Decimal,
+    details: dict[str, Any] | None = None,
+) -> list[Notification]:
+    """The notifications an event sends: to the alerts topic (`notify`) and to the admin topic (`alert_admins`)."""
+    if event_type == "period_rollover":
+        return []
+    from finops.notifications.messages import compose_budget_alert
+    from finops.notifications.outbox import Notification
+
+    topics = (["alerts"] if "notify" in budget.actions else []) + (
+        ["admin"] if "alert_admins" in budget.actions else []
+    )
+    return [
+        Notification(
+            compose_budget_alert(
+                event_id=event_id,
+                event_type=event_type,
+                severity=severity,
+                tenant_id=budget.tenant_id,
+                budget_id=budget.id,
+                budget_name=budget.name,
+                period_start=period.start,
+                period_end=period.end,
+                spent=spent,
+                amount=budget.amount,
+                percent_used=percent,
+                threshold_percent=threshold,
+                actions=list(budget.actions),
+                topic=topic,  # type: ignore[arg-type]
+                details=details,
+            ),
+            event_id,
+            budget.tenant_id,
+            budget.id,
+            event_type,
+            severity,
+        )
+        for topic in topics
+    ]
 
 
 # The topic each of a budget's address lists is mailed on.

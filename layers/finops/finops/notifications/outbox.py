@@ -22,6 +22,31 @@ if TYPE_CHECKING:
     from finops.notifications.messages import OutboxMessage
 
 
+@dataclass(frozen=True)
+class Notification:
+    """A message for the outbox and the columns that route and label it (they must say what its JSON says)."""
+
+    message: OutboxMessage
+    event_id: str
+    tenant_id: str
+    budget_id: str | None
+    event_type: str
+    severity: str
+
+    def check(self) -> None:
+        expected = {
+            "eventId": self.event_id,
+            "tenantId": self.tenant_id,
+            "eventType": self.event_type,
+            "severity": self.severity,
+        }
+        if "budgetId" in self.message.body_json:
+            expected["budgetId"] = str(self.budget_id)
+        for key, value in expected.items():
+            if str(self.message.body_json.get(key)) != str(value):
+                raise ValueError(f"message {key} {self.message.body_json.get(key)!r} does not match {value!r}")
+
+
 def enqueue(
     conn: pg8000.native.Connection,
     message: OutboxMessage,
@@ -34,27 +59,30 @@ def enqueue(
 ) -> None:
     """Add `message` to the outbox in the caller's transaction (no BEGIN/COMMIT here: the notification must
     commit or roll back with the event that causes it). Enqueuing the same event and topic twice is a no-op."""
-    # The columns route and label the message: they must say what its JSON says.
-    expected = {"eventId": event_id, "tenantId": tenant_id, "eventType": event_type, "severity": severity}
-    if "budgetId" in message.body_json:
-        expected["budgetId"] = str(budget_id)
-    for key, value in expected.items():
-        if str(message.body_json.get(key)) != str(value):
-            raise ValueError(f"message {key} {message.body_json.get(key)!r} does not match {value!r}")
+    enqueue_many(conn, [Notification(message, event_id, tenant_id, budget_id, event_type, severity)])
+
+
+def enqueue_many(conn: pg8000.native.Connection, notifications: Sequence[Notification]) -> None:
+    """`enqueue` for many messages in one statement (the daily check queues thousands)."""
+    if not notifications:
+        return
+    for notification in notifications:
+        notification.check()
     conn.run(
         "INSERT INTO finops_notification_outbox (event_id, topic, tenant_id, budget_id, event_type, severity, "
-        "subject, body_text, body_json) VALUES (CAST(:event_id AS uuid), :topic, :tenant_id, CAST(:budget_id AS uuid), "
-        ":event_type, :severity, :subject, :body_text, CAST(:body_json AS jsonb)) "
+        "subject, body_text, body_json) SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), "
+        "CAST(:tenants AS text[]), CAST(:budgets AS uuid[]), CAST(:event_types AS text[]), "
+        "CAST(:severities AS text[]), CAST(:subjects AS text[]), CAST(:texts AS text[]), CAST(:bodies AS jsonb[])) "
         "ON CONFLICT (event_id, topic) DO NOTHING",
-        event_id=str(event_id),
-        topic=message.topic,
-        tenant_id=tenant_id,
-        budget_id=str(budget_id) if budget_id else None,
-        event_type=event_type,
-        severity=severity,
-        subject=message.subject,
-        body_text=message.body_text,
-        body_json=json.dumps(message.body_json),
+        event_ids=[str(n.event_id) for n in notifications],
+        topics=[n.message.topic for n in notifications],
+        tenants=[n.tenant_id for n in notifications],
+        budgets=[str(n.budget_id) if n.budget_id else None for n in notifications],
+        event_types=[n.event_type for n in notifications],
+        severities=[n.severity for n in notifications],
+        subjects=[n.message.subject for n in notifications],
+        texts=[n.message.body_text for n in notifications],
+        bodies=[json.dumps(n.message.body_json) for n in notifications],
     )
 
 
