@@ -258,3 +258,20 @@ def test_normal_and_student_quantiles() -> None:
     assert student_t_ppf(0.9, 12) == pytest.approx(1.356217, abs=1e-4)
     with pytest.raises(ValueError):
         normal_ppf(1.0)
+
+
+def test_forecasting_several_horizons_at_once_gives_exactly_each_forecast():
+    """The daily check forecasts every budget period of a series in one call: it must change no figure."""
+    import numpy as np
+
+    from finops.forecasting.engine import forecast, forecast_horizons
+
+    rng = np.random.default_rng(7)
+    history = np.array([120 * (1.3 if d % 7 < 5 else 0.8) * rng.uniform(0.9, 1.1) for d in range(90)])
+    horizons = [1, 5, 14, 15, 31, 92, 366]
+    together = forecast_horizons(history, horizons)
+    for horizon in horizons:
+        alone = forecast(history, horizon)
+        assert np.array_equal(alone.values, together[horizon].values)
+        assert np.array_equal(alone.upper95, together[horizon].upper95)
+        assert alone.total == together[horizon].total and alone.weights == together[horizon].weights

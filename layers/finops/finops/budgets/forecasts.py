@@ -20,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 from finops.budgets.spend import TENANTS_PER_QUERY, Spend
 from finops.budgets.store import BudgetRecord
 from finops.costs.series import daily_series_by_category
-from finops.forecasting.engine import Forecast, InsufficientHistory, forecast
+from finops.forecasting.engine import Forecast, InsufficientHistory, forecast_horizons
 from finops.models.common import Category
 
 HISTORY_DAYS = 90
@@ -56,8 +56,10 @@ def forecast_budgets(
         keys, matrix = daily_series_by_category(client, tenants[batch : batch + TENANTS_PER_QUERY], first, today)
         for (tenant, category), row in zip(keys, matrix, strict=True):
             rows.setdefault(tenant, {})[category] = row
-    cache: dict[tuple[str, tuple[str, ...], int], Forecast | None] = {}
-    result = {}
+    # First the budgets worth forecasting and the horizon each needs, then one forecast per series for all of
+    # its horizons (the engine computes the candidates' paths once per series, not once per budget).
+    wanted: list[tuple[BudgetRecord, tuple[str, tuple[str, ...]], int, float, float, float]] = []
+    series_of: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
     for budget in candidates:
         period = spend[budget.id].period
         assert period is not None
@@ -75,16 +77,24 @@ def forecast_budgets(
         remaining = (period.end - today).days + 1
         room = float(budget.amount) - through_yesterday
         busiest = float(history[-RECENT_DAYS:].max(initial=0.0)) * ratio
-        if busiest * HEADROOM * remaining < room:
+        if busiest * HEADROOM * remaining < room or ratio <= 0:
             continue
-        key = (budget.tenant_id, categories, remaining)
-        if key not in cache:
-            try:
-                cache[key] = forecast(history, remaining, "auto", start_date=today)
-            except InsufficientHistory:
-                cache[key] = None
-        predicted = cache[key]
-        if predicted is None or ratio <= 0:
+        key = (budget.tenant_id, categories)
+        series_of[key] = history
+        wanted.append((budget, key, remaining, ratio, through_yesterday, room))
+    horizons: dict[tuple[str, tuple[str, ...]], set[int]] = {}
+    for _, key, remaining, *_rest in wanted:
+        horizons.setdefault(key, set()).add(remaining)
+    forecasts: dict[tuple[str, tuple[str, ...]], dict[int, Forecast]] = {}
+    for key, needed in horizons.items():
+        try:
+            forecasts[key] = forecast_horizons(series_of[key], sorted(needed), "auto", start_date=today)
+        except InsufficientHistory:
+            forecasts[key] = {}
+    result = {}
+    for budget, key, remaining, ratio, through_yesterday, room in wanted:
+        predicted = forecasts[key].get(remaining)
+        if predicted is None:
             continue
         crossing = predicted.expected_crossing(room / ratio)
         result[budget.id] = BudgetForecast(

@@ -6,6 +6,7 @@ See the package docstring for the methods and the choices behind them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal, get_args
@@ -158,9 +159,18 @@ def forecast(history: np.ndarray, horizon: int, method: Method = "auto", start_d
     `start_date` is the first forecast day (the day after the history), used only to date the points.
     Raises InsufficientHistory (a 422) when there are fewer than 14 days since the first day with spend.
     """
+    return forecast_horizons(history, [horizon], method, start_date)[horizon]
+
+
+def forecast_horizons(
+    history: np.ndarray, horizons: Sequence[int], method: Method = "auto", start_date: date | None = None
+) -> dict[int, Forecast]:
+    """`forecast` for several horizons of one series (the daily check forecasts budget periods of many lengths):
+    exactly what `forecast` gives for each, with the candidates' paths computed once per `auto` judging
+    horizon instead of once per horizon."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    if horizon < 1:
+    if not horizons or min(horizons) < 1:
         raise ValueError("horizon must be at least 1 day")
     raw = _usable_history(history)
     n = len(raw)
@@ -168,51 +178,55 @@ def forecast(history: np.ndarray, horizon: int, method: Method = "auto", start_d
     warmup = min(WARMUP_DAYS, max(SEASON, n // 2))
     hb = min(BACKTEST_HORIZON, n - warmup)
     origins = np.arange(warmup, n + 1)  # the last origin, n, is the forecast itself
-    span = max(horizon, hb)
     mase_scale = float(np.mean(np.abs(raw[SEASON:] - raw[:-SEASON])))
-
     if method == "linear":
-        return _linear(raw, y, origins, horizon, hb, start_date, mase_scale)
-
-    weights: dict[str, float] = {}
-    if method == "moving_average":
-        paths = methods.moving_average_paths(y, origins, span)
-    elif method == "seasonal_naive":
-        paths = methods.seasonal_naive_paths(y, origins, span)
-    elif method == "seasonal":
-        paths = methods.fit_holt_winters(y).paths(origins, span)
-    else:
-        paths, weights = _auto(y, origins, span, min(horizon, SELECTION_HORIZON, hb))
-    paths = np.maximum(paths, 0.0)
-
-    errors = _backtest_errors(raw, origins[:-1], paths[:-1, :hb])
-    level = max(float(np.mean(y[-SEASON:])), 0.0)
-    fit80 = _scale_fit(np.abs(errors), 0.80, Z80, level)
-    fit95 = _scale_fit(np.abs(errors), 0.95, Z95, level)
-    steps = np.arange(1, horizon + 1)
-    values = paths[-1, :horizon]
-    half80 = DAILY_WIDENING * Z80 * np.sqrt(fit80[0] + fit80[1] * steps)
-    half95 = np.maximum(DAILY_WIDENING * Z95 * np.sqrt(fit95[0] + fit95[1] * steps), half80)
-    share = _level_share(errors, fit95, horizon)
-    widen = TOTAL_WIDENING + TOTAL_WIDENING_PER_DAY * min(horizon, 60)
-    # Never wider than if every day were off by its full interval the same way (perfect correlation).
-    sd80 = min(widen * _total_sd(fit80, share, horizon), float(half80.sum()) / Z80)
-    sd95 = min(max(widen * _total_sd(fit95, share, horizon), sd80 * Z80 / Z95), float(half95.sum()) / Z95)
-    total = _total(float(values.sum()), sd80, sd95)
-    accuracy = _accuracy(raw, origins[:-1], paths[:-1, :hb], errors, mase_scale, level)
-    return Forecast(
-        method=method,
-        values=values,
-        lower80=np.maximum(values - half80, 0.0),
-        upper80=values + half80,
-        lower95=np.maximum(values - half95, 0.0),
-        upper95=values + half95,
-        total=total,
-        accuracy=accuracy,
-        start_date=start_date,
-        history_days=n,
-        weights=weights,
-    )
+        return {h: _linear(raw, y, origins, h, hb, start_date, mase_scale) for h in set(horizons)}
+    # `auto` weighs its candidates on forecasts up to `judge` days ahead: horizons that judge alike share paths.
+    groups: dict[int, list[int]] = {}
+    for h in sorted(set(horizons)):
+        groups.setdefault(min(h, SELECTION_HORIZON, hb), []).append(h)
+    result = {}
+    for judge, group in groups.items():
+        span = max(max(group), hb)
+        weights: dict[str, float] = {}
+        if method == "moving_average":
+            paths = methods.moving_average_paths(y, origins, span)
+        elif method == "seasonal_naive":
+            paths = methods.seasonal_naive_paths(y, origins, span)
+        elif method == "seasonal":
+            paths = methods.fit_holt_winters(y).paths(origins, span)
+        else:
+            paths, weights = _auto(y, origins, span, judge)
+        paths = np.maximum(paths, 0.0)
+        errors = _backtest_errors(raw, origins[:-1], paths[:-1, :hb])
+        level = max(float(np.mean(y[-SEASON:])), 0.0)
+        fit80 = _scale_fit(np.abs(errors), 0.80, Z80, level)
+        fit95 = _scale_fit(np.abs(errors), 0.95, Z95, level)
+        accuracy = _accuracy(raw, origins[:-1], paths[:-1, :hb], errors, mase_scale, level)
+        for horizon in group:
+            steps = np.arange(1, horizon + 1)
+            values = paths[-1, :horizon]
+            half80 = DAILY_WIDENING * Z80 * np.sqrt(fit80[0] + fit80[1] * steps)
+            half95 = np.maximum(DAILY_WIDENING * Z95 * np.sqrt(fit95[0] + fit95[1] * steps), half80)
+            share = _level_share(errors, fit95, horizon)
+            widen = TOTAL_WIDENING + TOTAL_WIDENING_PER_DAY * min(horizon, 60)
+            # Never wider than if every day were off by its full interval the same way (perfect correlation).
+            sd80 = min(widen * _total_sd(fit80, share, horizon), float(half80.sum()) / Z80)
+            sd95 = min(max(widen * _total_sd(fit95, share, horizon), sd80 * Z80 / Z95), float(half95.sum()) / Z95)
+            result[horizon] = Forecast(
+                method=method,
+                values=values,
+                lower80=np.maximum(values - half80, 0.0),
+                upper80=values + half80,
+                lower95=np.maximum(values - half95, 0.0),
+                upper95=values + half95,
+                total=_total(float(values.sum()), sd80, sd95),
+                accuracy=accuracy,
+                start_date=start_date,
+                history_days=n,
+                weights=weights,
+            )
+    return result
 
 
 def _usable_history(history: np.ndarray) -> np.ndarray:
