@@ -109,7 +109,7 @@ class DailyRun:
     spend_query_s: float
     forecast_s: float  # forecast_budgets, whole
     forecast_series_s: float  # of which: its ClickHouse series query
-    forecasts_made: int  # engine.forecast calls
+    forecasts_made: int  # engine.forecast_horizons calls: one per series, for all its budgets' horizons
     forecasts_stored: int
     postgres_s: float
     postgres_calls: int
@@ -387,7 +387,7 @@ def _daily_check(conn: Any, today: date, label: str, log: Any) -> DailyRun:
         patched(spend.SpendReader, "_query") as spend_query,
         patched(forecasts, "forecast_budgets") as forecast_all,
         patched(forecasts, "daily_series_by_category") as series,
-        patched(forecasts, "forecast") as made_here,
+        patched(forecasts, "forecast_horizons") as made_here,
         Timer(conn, "run") as postgres,
         patched(service.Budgets, "_daily_one_by_one") as fallbacks,
         quiet(),
@@ -761,7 +761,7 @@ def render(result: BudgetResult) -> list[str]:
     )
     w("")
     w(
-        "| Run | Total s | Spend query s | Forecasts s (series query s; forecasts computed / stored) "
+        "| Run | Total s | Spend query s | Forecasts s (series query s; series forecast / budgets forecast) "
         "| PostgreSQL s (round trips) | Other (Python) s | Events | Failed | Chunks redone one by one "
         "| Target < 10 s |"
     )
@@ -776,9 +776,10 @@ def render(result: BudgetResult) -> list[str]:
     if made := [d for d in result.daily if d.forecasts_made]:
         per_forecast = median([(d.forecast_s - d.forecast_series_s) / d.forecasts_made * 1000 for d in made])
         w(
-            f"Forecasting costs about {per_forecast:.1f} ms per series and horizon (the `auto` method with its "
-            "backtest, `finops.forecasting.engine.forecast`); the spend and series queries read today's live "
-            "events through `effective_rows` (the budget code queries 100 tenants at a time)."
+            f"Forecasting costs about {per_forecast:.1f} ms per series (the `auto` method with its backtest, "
+            "`finops.forecasting.engine.forecast_horizons`, once per series for every period length its budgets "
+            "need); the spend and series queries read the live rollup through `effective_rows` (the budget code "
+            "queries 100 tenants at a time)."
         )
         w("")
     if (b := result.burst) is not None:
