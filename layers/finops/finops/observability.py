@@ -7,6 +7,7 @@ request), then EMF metrics flushed when the handler returns.
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,10 @@ def instrumented(*, api: bool = True) -> Callable[[Handler], Handler]:
 
     def decorate(handler: Handler) -> Handler:
         get_settings()  # at import, i.e. cold start: a malformed setting fails the init, not a request
+        # Everything imported so far lives as long as the container: take it out of the garbage collector's
+        # sight, so a collection during a request (a batch of 5,000 events allocates plenty) does not walk the
+        # hundreds of thousands of objects numpy, pydantic and the drivers made at import (pauses of tens of ms).
+        gc.freeze()
         wrapped = metrics.log_metrics(capture_cold_start_metric=True)(handler)
         wrapped = logger.inject_lambda_context(
             correlation_id_path=correlation_paths.API_GATEWAY_HTTP if api else correlation_paths.EVENT_BRIDGE,
