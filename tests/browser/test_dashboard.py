@@ -429,7 +429,14 @@ def test_a_database_outage_is_a_plain_message_with_when_to_retry(open_as: OpenAs
         lambda route: route.fulfill(
             status=503,
             headers={"Retry-After": "7"},
-            json={"statusCode": 503, "detail": [{"msg": "ClickHouse is unavailable"}]},
+            json={
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "ClickHouse is unavailable",
+                "errors": [],
+            },
+            content_type="application/problem+json",
         ),
     )
     page = screen.open("/tenants/demo/overview")

@@ -57,7 +57,7 @@ def test_year_one_is_a_422_naming_the_date(local_server: LocalServer, path: str,
     reply = local_server.get(path, token=local_server.token("demo", "admin"), query={"tenantId": "demo", **query})
 
     assert reply.status == 422, reply.text
-    assert reply.json["detail"][0]["loc"] == ["query", next(iter(query))]
+    assert reply.json["errors"][0]["loc"] == ["query", next(iter(query))]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), BODY_ROUTES, ids=[f"{m} {p}" for m, p, _ in BODY_ROUTES])
@@ -70,13 +70,17 @@ def test_json_sent_as_another_media_type_is_a_415(
     reply = raw(local_server, method, path, json.dumps(body).encode(), headers)
 
     assert reply.status == 415, reply.text
+    assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json == {
-        "statusCode": 415,
-        "detail": [
+        "type": "about:blank",
+        "title": "Unsupported Media Type",
+        "status": 415,
+        "detail": "header.content-type: the body must be sent with Content-Type: application/json",
+        "errors": [
             {
                 "loc": ["header", "content-type"],
                 "type": "unsupported_media_type",
-                "msg": "the body must be JSON, sent with Content-Type: application/json",
+                "msg": "the body must be sent with Content-Type: application/json",
             }
         ],
     }
@@ -89,9 +93,9 @@ def test_an_unknown_method_is_answered_in_json_like_api_gateway(
     reply = raw(local_server, method, f"{API}/costs", b"", {})
     elsewhere = raw(local_server, method, "/nowhere", b"", {})
 
-    assert (reply.status, reply.headers["Content-Type"]) == (status, "application/json"), reply.text
-    assert reply.json["statusCode"] == status
-    assert (elsewhere.status, elsewhere.json["statusCode"]) == (404, 404)
+    assert (reply.status, reply.headers["Content-Type"]) == (status, "application/problem+json"), reply.text
+    assert reply.json["status"] == status
+    assert (elsewhere.status, elsewhere.json["status"]) == (404, 404)
 
 
 def test_a_request_the_http_parser_refuses_gets_the_json_error_body(local_server: LocalServer) -> None:
@@ -102,8 +106,8 @@ def test_a_request_the_http_parser_refuses_gets_the_json_error_body(local_server
             answer += chunk
 
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400") and b"Content-Type: application/json" in head
-    assert json.loads(body)["statusCode"] == 400
+    assert head.startswith(b"HTTP/1.1 400") and b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["status"] == 400
 
 
 def test_the_csv_export_is_rfc_4180_named_and_free_of_formulas(local_server: LocalServer) -> None:
@@ -167,6 +171,6 @@ def test_local_invoke_refuses_callers_without_the_local_secret(
         {"Authorization": f"Bearer {local_server.token('demo', 'admin')}"},
     )
 
-    assert reply.status == status and reply.json["statusCode"] == status
+    assert reply.status == status and reply.json["status"] == status
     assert as_admin.status == 403
     assert local_server.log().count("POST /local/invoke/run_daily_aggregation -> 200") == runs

@@ -123,7 +123,7 @@ def test_create_returns_201_with_id_and_version(stack, api):
 def test_bad_budget_is_a_422_naming_the_field_and_rule(stack, api, change, field, rule):
     status, body, _ = create(api, **change)
     assert status == 422, body
-    assert any(field in [str(p) for p in d["loc"]] and rule in d["msg"] for d in body["detail"]), body
+    assert any(field in [str(p) for p in d["loc"]] and rule in d["msg"] for d in body["errors"]), body
 
 
 def test_one_live_budget_per_name_and_tenant(stack, api):
@@ -460,7 +460,7 @@ def test_audit_trail_is_newest_first_and_paged(stack, api):
     status, body, _ = api(
         "list_budget_events", "GET", f"{B}/budgets/{bid}/events", auth=USER, query={"cursor": "nonsense"}
     )
-    assert status == 422 and body["detail"][0]["loc"][-1] == "cursor"
+    assert status == 422 and body["errors"][0]["loc"][-1] == "cursor"
 
 
 def test_daily_check_refreshes_fires_snapshots_and_is_safe_twice(stack, api, postgres, monkeypatch):

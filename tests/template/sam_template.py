@@ -142,6 +142,36 @@ def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
     return routes
 
 
+@dataclass(frozen=True)
+class BucketEvent:
+    logical_id: str
+    function: str
+    bucket: str | None  # logical id of the bucket
+    events: str
+    prefix: str | None
+
+
+def bucket_events(template: dict[str, Any]) -> list[BucketEvent]:
+    """The S3 notifications that invoke functions (a file dropped in a bucket)."""
+    found = []
+    for logical_id, properties in functions(template).items():
+        for event in (properties.get("Events") or {}).values():
+            if event.get("Type") == "S3":
+                props = event.get("Properties") or {}
+                rules = ((props.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+                bucket = props.get("Bucket")
+                found.append(
+                    BucketEvent(
+                        logical_id=logical_id,
+                        function=function_folder(properties),
+                        bucket=bucket.get("Ref") if isinstance(bucket, dict) else None,
+                        events=str(props.get("Events")),
+                        prefix=next((r["Value"] for r in rules if r.get("Name") == "prefix"), None),
+                    )
+                )
+    return found
+
+
 def schedules(template: dict[str, Any]) -> list[ScheduleEvent]:
     found = []
     for logical_id, properties in functions(template).items():

@@ -16,7 +16,7 @@ import pytest
 
 from finops import observability
 from local.lambda_runtime import FUNCTIONS_DIR, LambdaContext
-from tests.template.sam_template import ROOT, functions, http_routes, schedules
+from tests.template.sam_template import ROOT, bucket_events, functions, http_routes, schedules
 
 pytestmark = pytest.mark.template
 
@@ -275,7 +275,10 @@ def test_every_route_has_a_p95_latency_alarm(template: dict[str, Any]) -> None:
 
 
 def test_every_job_has_a_duration_alarm_at_a_share_of_its_timeout(template: dict[str, Any]) -> None:
-    jobs = {logical_id for logical_id, _ in _schedule_events(template)}
+    # Scheduled jobs, and the import of files dropped in the bucket (a job that runs up to 15 minutes).
+    jobs = {logical_id for logical_id, _ in _schedule_events(template)} | {
+        b.logical_id for b in bucket_events(template)
+    }
     timeouts = template["Mappings"]["JobTimeouts"]
     covered = set()
     for logical_id, alarm in _alarms(template).items():

@@ -28,6 +28,6 @@ export const month = (iso) => monthFormat.format(asDate(iso));
 export const dateTime = (iso) => timeFormat.format(new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`));
 export const range = (from, to) => (from === to ? longDay(from) : `${day(from)} – ${longDay(to)}`);
 
-export const CATEGORY_LABELS = { AI: "AI", COMPUTE: "Compute", STORAGE: "Storage", EXPORT: "Exports", EGRESS: "Egress" };
+export const CATEGORY_LABELS = { AI: "AI", COMPUTE: "Compute", STORAGE: "Storage", EXPORT: "Exports", EGRESS: "Egress", OTHER: "Other" };
 export const CATEGORIES = Object.keys(CATEGORY_LABELS);
 export const categoryLabel = (key) => CATEGORY_LABELS[key] || key;

@@ -28,14 +28,16 @@ tracer = Tracer(service=SERVICE_NAME, auto_patch=False)
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def instrumented(*, api: bool = True) -> Callable[[Handler], Handler]:
-    """Apply tracing, structured logging and metrics to a Lambda entry point."""
+def instrumented(*, api: bool = True, correlation_path: str | None = None) -> Callable[[Handler], Handler]:
+    """Apply tracing, structured logging and metrics to a Lambda entry point. The correlation id is the API
+    request's id, an EventBridge event's id (`api=False`), or what `correlation_path` points at."""
 
     def decorate(handler: Handler) -> Handler:
         get_settings()  # at import, i.e. cold start: a malformed setting fails the init, not a request
         wrapped = metrics.log_metrics(capture_cold_start_metric=True)(handler)
         wrapped = logger.inject_lambda_context(
-            correlation_id_path=correlation_paths.API_GATEWAY_HTTP if api else correlation_paths.EVENT_BRIDGE,
+            correlation_id_path=correlation_path
+            or (correlation_paths.API_GATEWAY_HTTP if api else correlation_paths.EVENT_BRIDGE),
             clear_state=True,
         )(wrapped)
         wrapped = tracer.capture_lambda_handler(wrapped)

@@ -44,6 +44,8 @@ def get_costs(
         tenant_id=scope.tenant_id,
         from_=scope.start,
         to=scope.end,
+        currency=scope.currency,
+        metric=scope.metric,
         group_by=group_by,
         granularity=granularity,
         total=sum((cost for _, _, cost in rows), Decimal(0)),
@@ -97,7 +99,14 @@ def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> Bre
         key=lambda r: (-r.cost, r.key),
     )
     return BreakdownResponse(
-        tenant_id=scope.tenant_id, from_=scope.start, to=scope.end, dimension=dimension, total=total, rows=shares
+        tenant_id=scope.tenant_id,
+        from_=scope.start,
+        to=scope.end,
+        currency=scope.currency,
+        metric=scope.metric,
+        dimension=dimension,
+        total=total,
+        rows=shares,
     )
 
 
@@ -106,7 +115,13 @@ def get_top_drivers(client: Client, scope: CostScope, *, limit: int) -> TopDrive
     total = sum((row[2] for row in rows if row[0] == "category"), Decimal(0))
     drivers = _drivers(rows, total)
     return TopDriversResponse(
-        tenant_id=scope.tenant_id, from_=scope.start, to=scope.end, total=total, drivers=drivers[:limit]
+        tenant_id=scope.tenant_id,
+        from_=scope.start,
+        to=scope.end,
+        currency=scope.currency,
+        metric=scope.metric,
+        total=total,
+        drivers=drivers[:limit],
     )
 
 
@@ -130,6 +145,8 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
         tenant_id=scope.tenant_id,
         from_=scope.start,
         to=scope.end,
+        currency=scope.currency,
+        metric=scope.metric,
         total=total,
         previous_period=PeriodTotal(from_=previous.start, to=previous.end, total=previous_total),
         change_percent=_change(total, previous_total),
