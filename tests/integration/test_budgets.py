@@ -85,6 +85,35 @@ def test_create_returns_201_with_id_and_version(stack, api):
     assert event_types(api, body["id"]) == ["created"]
 
 
+def test_create_answers_where_the_budget_is_and_its_etag(stack, api):
+    status, body, headers = create(api)
+
+    assert status == 201
+    assert headers["Location"] == f"{B}/budgets/{body['id']}"
+    assert headers["ETag"] == '"1"' and body["currency"] == "USD"
+    status, fetched, fetched_headers = api("get_budget", "GET", headers["Location"], auth=USER)
+    assert status == 200 and fetched["id"] == body["id"] and fetched_headers["ETag"] == '"1"'
+
+
+def test_the_etag_of_a_get_is_what_if_match_takes(stack, api):
+    _, budget, _ = create(api)
+    path = f"{B}/budgets/{budget['id']}"
+    etag = api("get_budget", "GET", path, auth=USER)[2]["ETag"]
+
+    status, updated, headers = api(
+        "update_budget", "PATCH", path, auth=ADMIN, body={"amount": 300}, headers={"If-Match": etag}
+    )
+    assert status == 200 and updated["version"] == 2 and headers["ETag"] == '"2"'
+    status, stale, headers = api(
+        "update_budget", "PATCH", path, auth=ADMIN, body={"amount": 400}, headers={"If-Match": etag}
+    )
+    assert status == 412 and headers["Content-Type"] == "application/problem+json"
+    assert (stale["type"], stale["title"], stale["status"]) == ("about:blank", "Precondition Failed", 412)
+    assert stale["detail"]
+    status, missing, _ = api("update_budget", "PATCH", path, auth=ADMIN, body={"amount": 400})
+    assert status == 428 and missing["title"] == "Precondition Required"
+
+
 @pytest.mark.parametrize(
     ("change", "field", "rule"),
     [

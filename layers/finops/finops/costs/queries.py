@@ -148,8 +148,8 @@ GROUP BY tenant_id, day, service_category, service_subcategory, model, region_id
 """
 
 # A cost in its billing currency, converted into the report's currency with the rates in effect on its day
-# (US dollars per unit: cost x rate of its currency / rate of the report's currency, truncated to 12 decimals; USD's
-# rate is 1). The rate of each (currency, day) is found by an ASOF join on the effective dates. A cost with no rate
+# (US dollars per unit: cost x rate of its currency / rate of the report's currency, exact, then truncated to 12
+# decimals; USD's rate is 1). The rate of each (currency, day) is found by an ASOF join on the effective dates. A cost with no rate
 # for its day raises (throwIf with NO_EXCHANGE_RATE_MARKER): finops.api answers it 422 naming `currency`, never a
 # silent 1:1.
 _RATES = "(SELECT currency, effective_from, usd_per_unit FROM exchange_rates FINAL)"
@@ -157,14 +157,17 @@ _RATES = "(SELECT currency, effective_from, usd_per_unit FROM exchange_rates FIN
 
 def _converted(metric_column: str, *, target_is_usd: bool) -> str:
     source_rate = "if(r.billing_currency = 'USD', toDecimal128(1, 12), fx.usd_per_unit)"
-    target_rate = "toDecimal128(1, 12)" if target_is_usd else "tx.usd_per_unit"
+    target_rate = (
+        "toDecimal128(1, 12)" if target_is_usd else "if(tx.usd_per_unit = 0, toDecimal128(1, 12), tx.usd_per_unit)"
+    )
     missing = "(r.billing_currency != 'USD' AND fx.usd_per_unit = 0)" + (
         "" if target_is_usd else " OR tx.usd_per_unit = 0"
     )
+    # In Decimal256 (76 digits) the product and the quotient are exact until the one truncation to 12 decimals.
     return (
         f"if(r.billing_currency = {{currency:String}}, r.{metric_column}, "
-        f"toDecimal128(divideDecimal(multiplyDecimal(r.{metric_column}, {source_rate}, 12), "
-        f"if({target_rate} = 0, toDecimal128(1, 12), {target_rate}), 12), 12)) "
+        f"toDecimal128(toDecimal256(r.{metric_column}, 12) * toDecimal256({source_rate}, 12) "
+        f"/ toDecimal256({target_rate}, 12), 12)) "
         f"+ throwIf(r.billing_currency != {{currency:String}} AND ({missing}), '{NO_EXCHANGE_RATE_MARKER}')"
     )
 

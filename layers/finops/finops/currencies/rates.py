@@ -72,11 +72,10 @@ class ExchangeRates:
         return True
 
     def convert(self, amount: Decimal, source: str, target: str, day: date) -> Decimal:
-        """`amount` of `source` in `target` on `day`, each step truncated to 12 decimals as the cost queries convert
-        (ClickHouse's multiplyDecimal and divideDecimal)."""
+        """`amount` of `source` in `target` on `day`, truncated to 12 decimals, as the cost queries convert."""
         if source == target:
             return amount
-        in_usd = quantize(WIDE.multiply(amount, self.usd_per_unit(source, day)), RATE_QUANTUM, ROUND_DOWN)
+        in_usd = WIDE.multiply(amount, self.usd_per_unit(source, day))
         return quantize(WIDE.divide(in_usd, self.usd_per_unit(target, day)), RATE_QUANTUM, ROUND_DOWN)
 
 
