@@ -121,6 +121,9 @@ def test_sam_build_packs_every_function_and_the_layer(sam_build: Path, template:
     assert (layer / "finops" / "__init__.py").is_file()
     for dependency in ("aws_lambda_powertools", "clickhouse_connect", "pydantic", "pg8000", "numpy"):
         assert (layer / dependency).is_dir(), f"{dependency} missing from the layer"
+    # Nothing the code does not use: no X-Ray SDK, no second botocore (the runtime's boto3 brings its own).
+    for unused in ("aws_xray_sdk", "botocore", "boto3"):
+        assert not (layer / unused).exists(), f"{unused} is in the layer"
     size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
     assert size < 250 * 1024 * 1024, f"layer is {size / 2**20:.0f} MB unzipped; Lambda's limit is 250 MB"
 
