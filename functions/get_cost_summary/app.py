@@ -15,7 +15,6 @@ from finops.costs.queries import METRIC_DESCRIPTION, ChargeCategoryList, Metric,
 from finops.db.clickhouse import get_client
 from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
 from finops.observability import instrumented
-from finops.settings import get_settings
 
 router = Router()
 
@@ -30,18 +29,7 @@ def summary(
     charge_categories: Annotated[ChargeCategoryList | None, Query(alias="chargeCategories")] = None,
 ) -> SummaryResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
-    return get_summary(
-        get_client(),
-        make_scope(
-            tenant_id,
-            from_,
-            to,
-            max_days=get_settings().max_query_days,
-            metric=metric,
-            currency=currency,
-            charge_categories=charge_categories,
-        ),
-    )
+    return get_summary(get_client(), make_scope(tenant_id, from_, to, None, metric, currency, charge_categories))
 
 
 app = make_resolver(router)

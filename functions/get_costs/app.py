@@ -25,7 +25,6 @@ from finops.db.clickhouse import get_client
 from finops.focus.service import export_focus_file
 from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
 from finops.observability import instrumented
-from finops.settings import get_settings
 
 router = Router()
 
@@ -62,16 +61,7 @@ def costs(
     charge_categories: Annotated[ChargeCategoryList | None, Query(alias="chargeCategories")] = None,
 ) -> CostsResponse | str:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
-    scope = make_scope(
-        tenant_id,
-        from_,
-        to,
-        max_days=get_settings().max_query_days,
-        categories=categories,
-        metric=metric,
-        currency=currency,
-        charge_categories=charge_categories,
-    )
+    scope = make_scope(tenant_id, from_, to, categories, metric, currency, charge_categories)
     if format_ == "focus":
         focus_csv, attachment = export_focus_file(get_client(), scope, group_by=group_by, granularity=granularity)
         return Response(200, CSV_MEDIA_TYPE, focus_csv, {"Content-Disposition": attachment})  # type: ignore[return-value]

@@ -15,7 +15,6 @@ from finops.costs.queries import METRIC_DESCRIPTION, CategoryList, ChargeCategor
 from finops.db.clickhouse import get_client
 from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
 from finops.observability import instrumented
-from finops.settings import get_settings
 
 router = Router()
 
@@ -31,16 +30,7 @@ def costs_by_model(
     charge_categories: Annotated[ChargeCategoryList | None, Query(alias="chargeCategories")] = None,
 ) -> BreakdownResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
-    scope = make_scope(
-        tenant_id,
-        from_,
-        to,
-        max_days=get_settings().max_query_days,
-        categories=categories,
-        metric=metric,
-        currency=currency,
-        charge_categories=charge_categories,
-    )
+    scope = make_scope(tenant_id, from_, to, categories, metric, currency, charge_categories)
     return get_breakdown(get_client(), scope, "model")
 
 

@@ -15,7 +15,6 @@ from finops.costs.queries import METRIC_DESCRIPTION, ChargeCategoryList, Metric,
 from finops.db.clickhouse import get_client
 from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
 from finops.observability import instrumented
-from finops.settings import get_settings
 
 router = Router()
 
@@ -31,15 +30,7 @@ def top_drivers(
     charge_categories: Annotated[ChargeCategoryList | None, Query(alias="chargeCategories")] = None,
 ) -> TopDriversResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
-    scope = make_scope(
-        tenant_id,
-        from_,
-        to,
-        max_days=get_settings().max_query_days,
-        metric=metric,
-        currency=currency,
-        charge_categories=charge_categories,
-    )
+    scope = make_scope(tenant_id, from_, to, None, metric, currency, charge_categories)
     return get_top_drivers(get_client(), scope, limit=limit)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip as gzip_module
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -96,62 +96,13 @@ def exact_totals(
     return totals
 
 
-def focus_rows(header: list[str], rows: list[dict[str, str]]) -> str:
-    """A FOCUS CSV file of these rows (columns missing from a row are NULL)."""
-    lines = [",".join(header)]
-    for row in rows:
-        lines.append(",".join(_cell(row.get(name, "NULL")) for name in header))
-    return "\r\n".join(lines) + "\r\n"
-
-
-def _cell(value: str) -> str:
-    return f'"{value.replace(chr(34), chr(34) * 2)}"' if any(c in value for c in ',"\r\n') else value
-
-
-BILL_COLUMNS = [
-    "BilledCost",
-    "EffectiveCost",
-    "ListCost",
-    "BillingCurrency",
-    "BillingAccountId",
-    "BillingPeriodStart",
-    "BillingPeriodEnd",
-    "ChargeCategory",
-    "ChargePeriodStart",
-    "ChargePeriodEnd",
-    "ProviderName",
-    "ServiceCategory",
-    "ServiceName",
-    "RegionId",
-    "SubAccountId",
-    "PricingQuantity",
-    "PricingUnit",
-    "Tags",
-]
-
-
-def bill_row(
-    day: date, cost: str, *, effective: str | None = None, currency: str = "USD", **columns: str
-) -> dict[str, str]:
-    """One daily usage row of a bill (defaults: AWS compute in billing account 111122223333)."""
-    month = day.replace(day=1)
-    return {
-        "BilledCost": cost,
-        "EffectiveCost": effective if effective is not None else cost,
-        "ListCost": cost,
-        "BillingCurrency": currency,
-        "BillingAccountId": "111122223333",
-        "BillingPeriodStart": f"{month.isoformat()}T00:00:00Z",
-        "BillingPeriodEnd": f"{(month.replace(day=28) + timedelta(days=4)).replace(day=1).isoformat()}T00:00:00Z",
-        "ChargeCategory": "Usage",
-        "ChargePeriodStart": f"{day.isoformat()}T00:00:00Z",
-        "ChargePeriodEnd": f"{day.isoformat()}T23:59:59Z",
-        "ProviderName": "AWS",
-        "ServiceCategory": "Compute",
-        "ServiceName": "Amazon Elastic Compute Cloud",
-        "RegionId": "eu-west-1",
-        "SubAccountId": "444455556666",
-        "PricingQuantity": "1",
-        "PricingUnit": "Hours",
-        **columns,
-    }
+def budget_status(api: Any, budget_id: str, auth: dict[str, Any]) -> dict[str, Any]:
+    status, reply, _ = api(
+        "get_budget_status",
+        "GET",
+        f"/api/ai-budget/finops/budgets/{budget_id}/status",
+        auth=auth,
+        path_parameters={"budget_id": budget_id},
+    )
+    assert status == 200, reply
+    return dict(reply)

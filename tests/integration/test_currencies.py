@@ -12,13 +12,12 @@ import pytest
 from finops.currencies.rates import forget_cached_exchange_rates
 from tests.conftest import claims
 from tests.factories import COSTS, TELEMETRY, days_ago, event, today
+from tests.focus.bills import BILL_COLUMNS, bill_row, focus_rows
 from tests.integration.helpers_focus import (
-    BILL_COLUMNS,
     EXCHANGE_RATES,
     SYSTEM,
-    bill_row,
+    budget_status,
     exact_totals,
-    focus_rows,
     import_focus,
     publish_rates,
     sample_text,
@@ -217,15 +216,9 @@ def test_a_budget_keeps_its_currency_and_reads_spend_in_it(clickhouse: Any, post
         body={"events": [event("acme", today(), "AI", costUsd="6.7")]},
     )
 
-    status, reply, _ = api(
-        "get_budget_status",
-        "GET",
-        f"{BUDGETS}/{created['id']}/status",
-        auth=ADMIN,
-        path_parameters={"budget_id": created["id"]},
-    )
+    reply = budget_status(api, created["id"], ADMIN)
 
-    assert status == 200 and reply["currency"] == "JPY"
+    assert reply["currency"] == "JPY"
     assert reply["spent"] == 1000.0 and reply["percentUsed"] == 10.0  # 6.70 USD is 1,000 JPY
 
 

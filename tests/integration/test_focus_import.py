@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import tracemalloc
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,13 +18,12 @@ from finops.focus import service as focus_service
 from finops.focus.importer import ImportTarget, import_focus
 from tests.conftest import claims
 from tests.factories import COSTS, days_ago, today
+from tests.focus.bills import BILL_COLUMNS, GeneratedBill, bill_row, focus_rows
 from tests.integration.helpers_focus import (
-    BILL_COLUMNS,
     SAMPLE_BILLED,
     SAMPLE_EFFECTIVE,
-    bill_row,
+    budget_status,
     exact_totals,
-    focus_rows,
     sample_text,
 )
 from tests.integration.helpers_focus import (
@@ -378,32 +376,6 @@ def test_bills_older_than_live_telemetry_are_kept_but_not_past_the_retention(
 # --- bounded memory -----------------------------------------------------------------------------------------------
 
 
-class GeneratedBill:
-    """A FOCUS file of `rows` hourly rows produced as it is read: the test holds no copy of it."""
-
-    def __init__(self, rows: int) -> None:
-        self.size = 0
-        self._chunks = self._generate(rows)
-        self._pending = b""
-
-    def _generate(self, rows: int) -> Iterator[bytes]:
-        yield (",".join(BILL_COLUMNS) + "\r\n").encode()
-        for i in range(rows):
-            day = date(2024, 9, 1) + timedelta(days=i % 30)
-            row = bill_row(day, f"0.{i % 997:06d}01", SubAccountId=f"acct-{i % 50}", RegionId=f"region-{i % 7}")
-            yield (",".join(row.get(c, "NULL") for c in BILL_COLUMNS) + "\r\n").encode()
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._pending) < size:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._pending += chunk
-        data, self._pending = (self._pending, b"") if size < 0 else (self._pending[:size], self._pending[size:])
-        self.size += len(data)
-        return data
-
-
 def test_a_large_file_is_imported_in_bounded_memory(clickhouse: Any) -> None:
     bill = GeneratedBill(rows=100_000)
     tracemalloc.start()
@@ -457,23 +429,17 @@ def test_imported_cost_feeds_forecasts_and_anomalies(clickhouse: Any, api: Any) 
     post_import(sample_text(), tenantId="acme")
     user = claims("acme", "user")
 
-    status, forecast, _ = api(
-        "get_forecast",
-        "GET",
-        "/v1/analytics/finops/forecast",
-        auth=user,
-        query={"tenantId": "acme", "asOf": "2024-10-01", "historyDays": "30", "horizonDays": "7"},
-    )
-    assert status == 200, forecast
+    replies = {}
+    for function, path, query in [
+        ("get_forecast", "/forecast", {"asOf": "2024-10-01", "historyDays": "30", "horizonDays": "7"}),
+        ("get_anomalies", "/anomalies", {"from": "2024-09-01", "to": "2024-09-30", "method": "statistical"}),
+    ]:
+        status, replies[function], _ = api(
+            function, "GET", f"/v1/analytics/finops{path}", auth=user, query={"tenantId": "acme", **query}
+        )
+        assert status == 200, replies[function]
+    forecast = replies["get_forecast"]
     assert forecast["historyDays"] == 30 and forecast["total"]["value"] > 0
-    status, anomalies, _ = api(
-        "get_anomalies",
-        "GET",
-        "/v1/analytics/finops/anomalies",
-        auth=user,
-        query={"tenantId": "acme", "from": "2024-09-01", "to": "2024-09-30", "method": "statistical"},
-    )
-    assert status == 200, anomalies
 
 
 def test_a_bill_of_this_month_counts_in_budget_spend(clickhouse: Any, postgres: Any, api: Any) -> None:
@@ -491,12 +457,6 @@ def test_a_bill_of_this_month_counts_in_budget_spend(clickhouse: Any, postgres: 
     assert status == 201, created
 
     post_import(focus_rows(BILL_COLUMNS, [bill_row(day, "60", effective="42.5")]), auth=ACME_ADMIN, tenantId="acme")
-    status, reply, _ = api(
-        "get_budget_status",
-        "GET",
-        f"/api/ai-budget/finops/budgets/{created['id']}/status",
-        auth=ACME_ADMIN,
-        path_parameters={"budget_id": created["id"]},
-    )
+    reply = budget_status(api, created["id"], ACME_ADMIN)
 
-    assert status == 200 and reply["spent"] == 42.5 and reply["state"] == "ok", reply  # effective cost, 42.5%
+    assert reply["spent"] == 42.5 and reply["state"] == "ok", reply  # effective cost, 42.5%

@@ -29,6 +29,7 @@ from finops.db.faults import NO_EXCHANGE_RATE_MARKER
 from finops.errors import InvalidRequest
 from finops.models.common import CHARGE_CATEGORIES, CURRENCY, Category
 from finops.observability import add_milliseconds
+from finops.settings import get_settings
 
 Dimension = Literal["category", "subcategory", "model", "region", "service", "source", "chargeCategory"]
 Granularity = Literal["daily", "weekly", "monthly", "total"]
@@ -249,13 +250,16 @@ def make_scope(
     tenant_id: str,
     start: date,
     end: date,
-    *,
-    max_days: int,
     categories: str | None = None,
     metric: Metric = "effective",
     currency: str = CURRENCY,
     charge_categories: str | None = None,
+    *,
+    max_days: int | None = None,
 ) -> CostScope:
+    """The scope of a cost request, from its query parameters; 422 naming the one that breaks a rule. The range may
+    span at most `max_days` (default MAX_QUERY_DAYS)."""
+    max_days = max_days or get_settings().max_query_days
     if start > end:
         raise InvalidRequest("`from` must be on or before `to`", field="from")
     if (end - start).days + 1 > max_days:

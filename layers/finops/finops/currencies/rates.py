@@ -11,8 +11,6 @@ a report answers 422 naming `currency`.
 from __future__ import annotations
 
 import bisect
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,6 +20,7 @@ from typing import Annotated
 from clickhouse_connect.driver.client import Client
 from pydantic import Field, field_validator
 
+from finops.cache import Expiring
 from finops.models.common import CURRENCY, WIDE, ApiDate, CurrencyCode, Label, Reply, RequestBody, quantize
 
 CACHE_SECONDS = 60.0
@@ -81,27 +80,16 @@ class ExchangeRates:
 
 # --- loading, caching and publishing -------------------------------------------------------------------
 
-_cache_lock = threading.Lock()
-_cached: tuple[float, ExchangeRates] | None = None
+_cached = Expiring[ExchangeRates](CACHE_SECONDS)
 
 
 def current_exchange_rates(client: Client, *, max_age_seconds: float = CACHE_SECONDS) -> ExchangeRates:
     """The rates, reused for a minute per container: a published change reaches every function within a minute."""
-    global _cached
-    now = time.monotonic()
-    with _cache_lock:
-        if _cached is not None and now - _cached[0] < max_age_seconds:
-            return _cached[1]
-    rates = load_exchange_rates(client)
-    with _cache_lock:
-        _cached = (now, rates)
-    return rates
+    return _cached.get(lambda: load_exchange_rates(client), max_age_seconds=max_age_seconds)
 
 
 def forget_cached_exchange_rates() -> None:
-    global _cached
-    with _cache_lock:
-        _cached = None
+    _cached.forget()
 
 
 def load_exchange_rates(client: Client) -> ExchangeRates:

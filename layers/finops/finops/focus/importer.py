@@ -61,15 +61,14 @@ _TENANT_ID = re.compile(TENANT_ID_PATTERN)
 _GZIP_MAGIC = b"\x1f\x8b"
 _OUR_CATEGORIES = frozenset(c.value for c in Category)
 
-IMPORTED_COST_COLUMNS = [
+# The columns of a summed row: its key (as _Import builds it), then the import's scope and id, then the sums.
+KEY_COLUMNS = [
     "tenant_id",
     "charge_period_start",
     "source",
     "billing_account_id",
     "sub_account_id",
     "billing_period_start",
-    "import_scope",
-    "import_id",
     "service_category",
     "service_subcategory",
     "model",
@@ -78,6 +77,11 @@ IMPORTED_COST_COLUMNS = [
     "charge_category",
     "billing_currency",
     "pricing_unit",
+]
+IMPORTED_COST_COLUMNS = [
+    *KEY_COLUMNS,
+    "import_scope",
+    "import_id",
     "billed_cost",
     "effective_cost",
     "list_cost",
@@ -322,7 +326,7 @@ class _Import:
         quantity = _amount(quantity_text, "PricingQuantity") if quantity_text else Decimal(0)
         tenant = self._tenant(values, header, text)
         source = f"focus:{provider}"
-        key = (
+        key = (  # in the order of KEY_COLUMNS
             tenant,
             day,
             source,
@@ -385,47 +389,7 @@ class _Import:
         if not self.sums:
             return
         scope, import_id = self.target.scope, self.import_id
-        rows = [
-            [
-                tenant,
-                day,
-                source,
-                account,
-                sub_account,
-                billing_period,
-                scope,
-                import_id,
-                category,
-                subcategory,
-                model,
-                region,
-                service,
-                charge,
-                currency,
-                unit,
-                billed,
-                effective,
-                list_cost,
-                quantity,
-                count,
-            ]
-            for (
-                tenant,
-                day,
-                source,
-                account,
-                sub_account,
-                billing_period,
-                category,
-                subcategory,
-                model,
-                region,
-                service,
-                charge,
-                currency,
-                unit,
-            ), (billed, effective, list_cost, quantity, count) in self.sums.items()
-        ]
+        rows = [[*key, scope, import_id, *sums] for key, sums in self.sums.items()]
         self.client.insert("imported_costs", rows, column_names=IMPORTED_COST_COLUMNS)
         self.sums.clear()
 
