@@ -20,18 +20,23 @@ export PORT FINOPS_DATA_DIR CHROMIUM
 .PHONY: install lock run token invoke test fuzz lint format typecheck openapi validate build migrate deploy publish-web screenshots bench clean
 
 # Dependencies are installed from locks: every package pinned with the hashes of its files (pip's hash-checking
-# mode), so an install in a month gets exactly what was tested, or fails. The .in files say what is wanted; `make lock`
-# resolves them (uv), keeping the pinned versions unless UPGRADE=1.
+# mode), so an install in a month gets exactly what was tested, or fails. A lock lists every package, so pip installs
+# it as it stands (--no-deps: no resolving, which in hash mode trips over a dependency asking for extras) and then
+# checks that nothing is missing. The .in files say what is wanted; `make lock` resolves them (uv), keeping the pinned
+# versions unless UPGRADE=1.
+PIP_LOCKED = --quiet --disable-pip-version-check --require-hashes --no-deps
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(BIN)/pip install $(PIP_LOCKED) -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(BIN)/pip check --disable-pip-version-check >/dev/null
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-sam.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(SAM_VENV)/bin/pip install $(PIP_LOCKED) -r requirements-sam.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(SAM_VENV)/bin/pip check --disable-pip-version-check >/dev/null
 	@touch $@
 
 ## lock: resolve the .in files into the hash-pinned locks (UPGRADE=1 takes newer versions): the layer's for the Lambda
