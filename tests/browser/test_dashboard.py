@@ -171,7 +171,8 @@ def test_csv_button_downloads_exactly_the_apis_csv(open_as: OpenAs, dashboard_se
     )
     with page.expect_download() as download:
         page.click("#download-csv")
-    downloaded = Path(download.value.path()).read_text(encoding="utf-8")
+    # As bytes: read_text would turn the CSV's CRLF line ends (RFC 4180) into LF and hide a difference.
+    downloaded = Path(download.value.path()).read_bytes().decode("utf-8")
 
     last_month_end = today().replace(day=1) - timedelta(days=1)
     reply = dashboard_server.get(
@@ -189,7 +190,7 @@ def test_csv_button_downloads_exactly_the_apis_csv(open_as: OpenAs, dashboard_se
     )
     assert reply.status == 200
     assert downloaded == reply.text
-    assert downloaded.startswith("period,service,cost,currency\n") and downloaded.count("\n") > 10
+    assert downloaded.startswith("period,service,cost,currency\r\n") and downloaded.count("\r\n") > 10
 
 
 # --- budgets ------------------------------------------------------------------------------------------------

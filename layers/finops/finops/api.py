@@ -158,8 +158,9 @@ def _problem(status: int, body: dict[str, Any]) -> Response:
 
 
 def _domain_error(error: FinOpsError) -> Response:
-    if error.field:
-        loc = [error.location] if error.field == error.location else [error.location, error.field]
+    if error.field or error.status_code == HTTPStatus.UNPROCESSABLE_ENTITY:
+        # A 422 always says where: the field at fault, or the part of the request (`query`) as a whole.
+        loc = [error.location] if error.field in (None, error.location) else [error.location, error.field]
         errors = [{"loc": loc, "type": _RULES.get(error.status_code, "invalid"), "msg": error.message}]
     else:
         errors = [{"msg": error.message}]
