@@ -238,6 +238,32 @@ def test_a_restated_bill_replaces_the_periods_and_accounts_it_covers(clickhouse:
     assert october["billed"] == Decimal("7")
 
 
+def test_two_imports_of_a_bill_racing_each_other_count_it_once(
+    clickhouse: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Import A is halfway through its file (rows written, slices not yet recorded) when import B of the same bill
+    starts and finishes; then A finishes. Whichever records last holds the slices: the bill counts once."""
+    from finops.focus import importer
+
+    monkeypatch.setattr(importer, "FLUSH_KEYS", 50)  # A has written rows by the time B runs
+    text = sample_text().encode()
+    target, rates = ImportTarget(tenant_id="acme"), ExchangeRates.from_rows([])
+
+    class Interleaved(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > len(text) // 2 and not getattr(self, "raced", False):
+                self.raced = True
+                import_focus(clickhouse, io.BytesIO(text), target, rates=rates, retention_days=3653)  # B
+            return super().read(size)
+
+    import_focus(clickhouse, Interleaved(text), target, rates=rates, retention_days=3653)  # A
+
+    imports = clickhouse.query("SELECT uniqExact(import_id) FROM imported_costs").result_rows[0][0]
+    assert imports == 2  # both wrote their rows
+    totals = exact_totals(clickhouse, ["acme"], *SEPTEMBER)
+    assert (totals["billed"], totals["effective"]) == (SAMPLE_BILLED, SAMPLE_EFFECTIVE)
+
+
 def test_an_import_that_fails_halfway_counts_nothing(clickhouse: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows are written in chunks; until the import records its slices none of them counts."""
     from finops.focus import importer
