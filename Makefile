@@ -17,19 +17,35 @@ ENV ?= dev
 CHROMIUM ?= /usr/bin/chromium
 export PORT FINOPS_DATA_DIR CHROMIUM
 
-.PHONY: install run token invoke test fuzz lint format typecheck openapi validate build migrate deploy publish-web screenshots bench clean
+.PHONY: install lock run token invoke test fuzz lint format typecheck openapi validate build migrate deploy publish-web screenshots bench clean
 
+# Dependencies are installed from locks: every package pinned with the hashes of its files (pip's hash-checking
+# mode), so an install in a month gets exactly what was tested, or fails. A lock lists every package, so pip installs
+# it as it stands (--no-deps: no resolving, which in hash mode trips over a dependency asking for extras) and then
+# checks that nothing is missing. The .in files say what is wanted; `make lock` resolves them (uv), keeping the pinned
+# versions unless UPGRADE=1.
+PIP_LOCKED = --quiet --disable-pip-version-check --require-hashes --no-deps
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/finops/requirements.txt
+$(VENV)/.installed: requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(BIN)/pip install $(PIP_LOCKED) -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(BIN)/pip check --disable-pip-version-check >/dev/null
 	@touch $@
 
-$(SAM_VENV)/.installed:
+$(SAM_VENV)/.installed: requirements-sam.txt
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==1.170.0' 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(SAM_VENV)/bin/pip install $(PIP_LOCKED) -r requirements-sam.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(SAM_VENV)/bin/pip check --disable-pip-version-check >/dev/null
 	@touch $@
+
+## lock: resolve the .in files into the hash-pinned locks (UPGRADE=1 takes newer versions): the layer's for the Lambda
+## runtime (python3.12 on arm64, what SAM builds), then development's at the layer's versions, then the SAM CLI's
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+lock: install
+	$(UV_COMPILE) --python-version 3.12 --python-platform aarch64-manylinux_2_28 layers/finops/requirements.in -o layers/finops/requirements.txt
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-sam.in -o requirements-sam.txt
 
 ## run: the whole service on the embedded stack, with demo data, on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
 run: install

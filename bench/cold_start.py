@@ -4,9 +4,8 @@ Each sample is a new interpreter that imports `functions/<name>/app.py` the way 
 does (and the Lambda runtime does with `app.lambda_handler`), then reads the settings, and reports
 `time.perf_counter()` deltas. Interpreter start-up itself is not counted (Lambda's runtime bootstrap is a
 separate, fixed cost). The environment is Lambda-like: the template's environment variables with a
-`LAMBDA_TASK_ROOT`, so Powertools' Tracer is enabled as it is under `Tracing: Active` (it imports the X-Ray
-SDK and patches what that supports). Outside Lambda the X-Ray SDK builds its default sampler at import
-(about 130 ms more here), a local-only cost that is not measured. For the slowest function,
+`LAMBDA_TASK_ROOT`. The functions use no X-Ray SDK (`Tracing: Active` traces them without one; see
+finops.observability), so none is imported. For the slowest function,
 `python -X importtime` shows which packages the time goes to.
 """
 

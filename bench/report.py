@@ -289,8 +289,8 @@ def _cold_start(w: Any, result: Any) -> None:
         f"A fresh interpreter per sample imports `functions/<name>/app.py` (as `local.lambda_runtime.load_function` "
         f"does) and reads the settings; median of {result.samples} samples per function, functions interleaved. "
         "Interpreter start-up is not counted. The environment is Lambda-like: the template's variables and "
-        "`LAMBDA_TASK_ROOT`, so Powertools' Tracer is on as under `Tracing: Active` (it imports the X-Ray SDK "
-        "and patches the libraries it supports). The target applies to API "
+        "`LAMBDA_TASK_ROOT` (no X-Ray SDK is imported: `Tracing: Active` traces the functions without one). "
+        "The target applies to API "
         "functions; scheduled ones are listed for reference. This machine's CPU, not a Lambda's (a 512 MB "
         "function gets a fraction of a vCPU, though init runs at full speed)."
     )
@@ -319,9 +319,7 @@ def _cold_start(w: Any, result: Any) -> None:
         w(
             f"**What limits it.** Import time, spread over many packages ({top}). `finops` is the layer's own "
             "modules (pydantic models are built at import); `aws_lambda_powertools` and `pydantic` the HTTP resolver "
-            "with OpenAPI validation; `clickhouse_connect` (with `urllib3`) the ClickHouse client. With tracing on, "
-            "Powertools' Tracer patches every library the X-Ray SDK supports that is installed, which imports them "
-            "(botocore, requests, pg8000 and its `asn1crypto` ...) even in functions that never use them; "
+            "with OpenAPI validation; `clickhouse_connect` (with `urllib3`) the ClickHouse client. "
             "Powertools also imports botocore for its user agent when it is installed (it always is on Lambda)."
         )
         w("")

@@ -22,9 +22,11 @@ SECURITY_SCHEME = "bearerAuth"
 
 DESCRIPTION = (
     "Usage telemetry ingestion, rating, daily cost aggregation and the cost explorer of a multi-tenant "
-    "platform, and budgets with notify/enforce policies, a real-time enforcement check and an audit trail. "
-    "Every operation needs a bearer JWT: API Gateway's JWT authorizer checks it and passes its "
-    "claims (`tenant_id`, `roles`: user, admin or system) to the function. Money is in USD."
+    "platform, FOCUS import and export of cloud bills, and budgets with notify/enforce policies, a real-time "
+    "enforcement check and an audit trail. Every operation needs a bearer JWT: API Gateway's JWT authorizer checks "
+    "it and passes its claims (`tenant_id`, `roles`: user, admin or system) to the function. Money is in the "
+    "currency each reply names (USD unless asked otherwise). Every error is an RFC 9457 problem "
+    "(application/problem+json) whose `errors` name each field and rule at fault."
 )
 
 

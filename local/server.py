@@ -78,8 +78,11 @@ class Reply:
 
     @classmethod
     def error(cls, status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
-        # The service's own error shape, so a client handles gateway and function refusals alike.
-        return cls.json(status, {"statusCode": status, "detail": [{"msg": message}]}, headers)
+        # The service's own error shape (an RFC 9457 problem), so a client handles gateway and function refusals
+        # alike.
+        from finops.api import PROBLEM_JSON, problem
+
+        return cls.json(status, problem(status, [], message), {"Content-Type": PROBLEM_JSON, **(headers or {})})
 
 
 @dataclass
@@ -122,7 +125,7 @@ class LocalApi:
         if path == "/health" and request.method in ("GET", "HEAD"):
             return Reply.json(200, {"status": "ok"}) if self.ready.is_set() else Reply.json(503, {"status": "starting"})
         if not self.ready.is_set():
-            return Reply.json(503, {"message": "the local stack is starting; retry in a few seconds"})
+            return Reply.error(503, "the local stack is starting; retry in a few seconds", {"Retry-After": "2"})
         if request.method in ("GET", "HEAD") and path == "/openapi.json":
             return Reply.json(200, self.openapi())
         if request.method in ("GET", "HEAD") and (path in ("/docs", "/docs/") or path in SWAGGER_ASSETS):

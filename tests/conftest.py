@@ -26,6 +26,7 @@ os.environ.setdefault("SPEND_CACHE_SECONDS", "0")
 
 from finops.budgets import wiring as budget_wiring  # noqa: E402
 from finops.costs.rate_card import forget_cached_rate_card  # noqa: E402
+from finops.currencies.rates import forget_cached_exchange_rates  # noqa: E402
 from finops.db import clickhouse as clickhouse_db  # noqa: E402
 from finops.db import postgres as postgres_db  # noqa: E402
 from finops.db.migrate import apply_migrations  # noqa: E402
@@ -46,6 +47,7 @@ def fresh_clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     apply_migrations(admin, database, CLICKHOUSE_SQL)
     clickhouse_db.reset_client()
     forget_cached_rate_card()
+    forget_cached_exchange_rates()
     budget_wiring.forget()
     client = clickhouse_db.get_client()
     yield client
@@ -53,6 +55,7 @@ def fresh_clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     admin.command(f"DROP DATABASE IF EXISTS {database}")
     admin.close()
     forget_cached_rate_card()
+    forget_cached_exchange_rates()
 
 
 @contextmanager

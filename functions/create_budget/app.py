@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver, route_responses
+from finops.api import ETAG_HEADER, LOCATION_HEADER, current_principal, make_resolver, model_response, route_responses
 from finops.budgets.models import Budget, BudgetCreate
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
@@ -16,10 +16,12 @@ router = Router()
     "/api/ai-budget/finops/budgets",
     tags=["budgets"],
     summary="Create a budget",
-    responses=route_responses(409, success=201, description="Created"),
+    responses=route_responses(409, success=201, description="Created", headers={**ETAG_HEADER, **LOCATION_HEADER}),
 )
-def create_budget(request: BudgetCreate) -> tuple[Budget, int]:
-    return budgets().create(current_principal(router), request), 201
+def create_budget(request: BudgetCreate) -> Budget:
+    budget = budgets().create(current_principal(router), request)
+    headers = {"Location": budget.location(), "ETag": budget.etag}
+    return model_response(budget, status=201, headers=headers)  # type: ignore[return-value]
 
 
 app = make_resolver(router)

@@ -1,10 +1,11 @@
-"""GET /api/ai-budget/finops/budgets/{budget_id}: one budget, deleted ones included (user of the tenant)."""
+"""GET /api/ai-budget/finops/budgets/{budget_id}: one budget, deleted ones included (user of the tenant), with its
+version as the ETag that a PATCH's If-Match takes."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver
+from finops.api import ETAG_HEADER, current_principal, make_resolver, model_response, route_responses
 from finops.budgets.models import Budget
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
@@ -12,9 +13,15 @@ from finops.observability import instrumented
 router = Router()
 
 
-@router.get("/api/ai-budget/finops/budgets/<budget_id>", tags=["budgets"], summary="Get a budget")
+@router.get(
+    "/api/ai-budget/finops/budgets/<budget_id>",
+    tags=["budgets"],
+    summary="Get a budget (ETag: its version)",
+    responses=route_responses(headers=ETAG_HEADER),
+)
 def get_budget(budget_id: str) -> Budget:
-    return budgets().get(current_principal(router), budget_id)
+    budget = budgets().get(current_principal(router), budget_id)
+    return model_response(budget, headers={"ETag": budget.etag})  # type: ignore[return-value]
 
 
 app = make_resolver(router)

@@ -11,11 +11,10 @@ from finops.api import current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import get_breakdown
 from finops.costs.models import BreakdownResponse
-from finops.costs.queries import CategoryList, make_scope
+from finops.costs.queries import METRIC_DESCRIPTION, CategoryList, ChargeCategoryList, Metric, make_scope
 from finops.db.clickhouse import get_client
-from finops.models.common import ApiDate, TenantId
+from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
 from finops.observability import instrumented
-from finops.settings import get_settings
 
 router = Router()
 
@@ -26,9 +25,12 @@ def costs_by_service(
     from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
     to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
     categories: Annotated[CategoryList | None, Query()] = None,
+    metric: Annotated[Metric, Query(description=METRIC_DESCRIPTION)] = "effective",
+    currency: Annotated[CurrencyCode, Query(description="The reply's currency (ISO 4217), default USD")] = CURRENCY,
+    charge_categories: Annotated[ChargeCategoryList | None, Query(alias="chargeCategories")] = None,
 ) -> BreakdownResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
-    scope = make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days, categories=categories)
+    scope = make_scope(tenant_id, from_, to, categories, metric, currency, charge_categories)
     return get_breakdown(get_client(), scope, "service")
 
 

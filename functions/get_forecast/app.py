@@ -13,7 +13,7 @@ from finops.auth import Permission
 from finops.db.clickhouse import get_client
 from finops.forecasting.engine import Method
 from finops.forecasting.service import ForecastResponse, get_forecast
-from finops.models.common import ApiDate, Category, TenantId
+from finops.models.common import CURRENCY, ApiDate, Category, CurrencyCode, TenantId
 from finops.observability import instrumented
 
 router = Router()
@@ -29,6 +29,7 @@ def forecast(
     as_of: Annotated[
         ApiDate | None, Query(alias="asOf", description="Default today (UTC); history ends the day before")
     ] = None,
+    currency: Annotated[CurrencyCode, Query(description="The reply's currency (ISO 4217), default USD")] = CURRENCY,
 ) -> ForecastResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
     return get_forecast(
@@ -39,6 +40,7 @@ def forecast(
         history_days=history_days,
         method=method,
         category=category.value if category else None,
+        currency=currency,
     )
 
 

@@ -11,11 +11,10 @@ from finops.api import current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import get_top_drivers
 from finops.costs.models import TopDriversResponse
-from finops.costs.queries import make_scope
+from finops.costs.queries import METRIC_DESCRIPTION, ChargeCategoryList, Metric, make_scope
 from finops.db.clickhouse import get_client
-from finops.models.common import ApiDate, TenantId
+from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
 from finops.observability import instrumented
-from finops.settings import get_settings
 
 router = Router()
 
@@ -26,9 +25,12 @@ def top_drivers(
     from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
     to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
+    metric: Annotated[Metric, Query(description=METRIC_DESCRIPTION)] = "effective",
+    currency: Annotated[CurrencyCode, Query(description="The reply's currency (ISO 4217), default USD")] = CURRENCY,
+    charge_categories: Annotated[ChargeCategoryList | None, Query(alias="chargeCategories")] = None,
 ) -> TopDriversResponse:
     current_principal(router).require(Permission.READ_COSTS, tenant_id)
-    scope = make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days)
+    scope = make_scope(tenant_id, from_, to, None, metric, currency, charge_categories)
     return get_top_drivers(get_client(), scope, limit=limit)
 
 

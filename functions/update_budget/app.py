@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
-from finops.api import current_principal, make_resolver, route_responses
+from finops.api import ETAG_HEADER, current_principal, make_resolver, model_response, route_responses
 from finops.budgets.models import Budget, BudgetUpdate
 from finops.budgets.wiring import budgets
 from finops.observability import instrumented
@@ -19,14 +19,17 @@ router = Router()
     "/api/ai-budget/finops/budgets/<budget_id>",
     tags=["budgets"],
     summary="Update a budget (412 on a stale version)",
-    responses=route_responses(409, 412, 428),
+    responses=route_responses(409, 412, 428, headers=ETAG_HEADER),
 )
 def update_budget(
     budget_id: str,
     update: BudgetUpdate,
-    if_match: Annotated[str | None, Header(alias="if-match", description='The version, e.g. "3"')] = None,
+    if_match: Annotated[
+        str | None, Header(alias="if-match", description='The ETag of a GET, the version quoted: "3"')
+    ] = None,
 ) -> Budget:
-    return budgets().update(current_principal(router), budget_id, update, if_match=if_match)
+    budget = budgets().update(current_principal(router), budget_id, update, if_match=if_match)
+    return model_response(budget, headers={"ETag": budget.etag})  # type: ignore[return-value]
 
 
 app = make_resolver(router)

@@ -171,7 +171,8 @@ def test_csv_button_downloads_exactly_the_apis_csv(open_as: OpenAs, dashboard_se
     )
     with page.expect_download() as download:
         page.click("#download-csv")
-    downloaded = Path(download.value.path()).read_bytes().decode("utf-8")  # as sent: RFC 4180's CRLF kept
+    # As bytes: read_text would turn the CSV's CRLF line ends (RFC 4180) into LF and hide a difference.
+    downloaded = Path(download.value.path()).read_bytes().decode("utf-8")
 
     last_month_end = today().replace(day=1) - timedelta(days=1)
     reply = dashboard_server.get(
@@ -429,7 +430,14 @@ def test_a_database_outage_is_a_plain_message_with_when_to_retry(open_as: OpenAs
         lambda route: route.fulfill(
             status=503,
             headers={"Retry-After": "7"},
-            json={"statusCode": 503, "detail": [{"msg": "ClickHouse is unavailable"}]},
+            json={
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "ClickHouse is unavailable",
+                "errors": [],
+            },
+            content_type="application/problem+json",
         ),
     )
     page = screen.open("/tenants/demo/overview")

@@ -5,6 +5,7 @@ local invoke endpoint."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import socket
@@ -12,9 +13,11 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
+from local.lambda_runtime import ROOT
 from tests.e2e.local_server import HttpReply, LocalServer
 
 pytestmark = pytest.mark.e2e
@@ -22,11 +25,12 @@ pytestmark = pytest.mark.e2e
 API = "/v1/analytics/finops"
 B = "/api/ai-budget/finops"
 ANY_ID = "00000000-0000-4000-8000-000000000000"
-# The eight routes that take a body, each with a body that is valid JSON for it.
+# The routes that take a JSON body, each with a body that is valid JSON for it.
 BODY_ROUTES = [
     ("POST", f"{API}/telemetry", {"events": [{"eventId": "x"}]}),
     ("POST", f"{API}/aggregate", {"date": "2026-01-01", "tenantId": "demo"}),
     ("POST", f"{API}/rate-card", {"effectiveFrom": "2030-01-01", "source": "s", "prices": []}),
+    ("POST", f"{API}/exchange-rates", {"source": "s", "rates": []}),
     ("POST", f"{API}/anomalies/{ANY_ID}/acknowledge", {"note": "ok"}),
     ("POST", f"{B}/budgets", {"tenantId": "demo"}),
     ("PATCH", f"{B}/budgets/{ANY_ID}", {"amount": 1}),
@@ -57,7 +61,7 @@ def test_year_one_is_a_422_naming_the_date(local_server: LocalServer, path: str,
     reply = local_server.get(path, token=local_server.token("demo", "admin"), query={"tenantId": "demo", **query})
 
     assert reply.status == 422, reply.text
-    assert reply.json["detail"][0]["loc"] == ["query", next(iter(query))]
+    assert reply.json["errors"][0]["loc"] == ["query", next(iter(query))]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), BODY_ROUTES, ids=[f"{m} {p}" for m, p, _ in BODY_ROUTES])
@@ -70,13 +74,17 @@ def test_json_sent_as_another_media_type_is_a_415(
     reply = raw(local_server, method, path, json.dumps(body).encode(), headers)
 
     assert reply.status == 415, reply.text
+    assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.json == {
-        "statusCode": 415,
-        "detail": [
+        "type": "about:blank",
+        "title": "Unsupported Media Type",
+        "status": 415,
+        "detail": "header.content-type: the body must be sent with Content-Type: application/json",
+        "errors": [
             {
                 "loc": ["header", "content-type"],
                 "type": "unsupported_media_type",
-                "msg": "the body must be JSON, sent with Content-Type: application/json",
+                "msg": "the body must be sent with Content-Type: application/json",
             }
         ],
     }
@@ -89,9 +97,9 @@ def test_an_unknown_method_is_answered_in_json_like_api_gateway(
     reply = raw(local_server, method, f"{API}/costs", b"", {})
     elsewhere = raw(local_server, method, "/nowhere", b"", {})
 
-    assert (reply.status, reply.headers["Content-Type"]) == (status, "application/json"), reply.text
-    assert reply.json["statusCode"] == status
-    assert (elsewhere.status, elsewhere.json["statusCode"]) == (404, 404)
+    assert (reply.status, reply.headers["Content-Type"]) == (status, "application/problem+json"), reply.text
+    assert reply.json["status"] == status
+    assert (elsewhere.status, elsewhere.json["status"]) == (404, 404)
 
 
 def test_a_request_the_http_parser_refuses_gets_the_json_error_body(local_server: LocalServer) -> None:
@@ -102,8 +110,8 @@ def test_a_request_the_http_parser_refuses_gets_the_json_error_body(local_server
             answer += chunk
 
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400") and b"Content-Type: application/json" in head
-    assert json.loads(body)["statusCode"] == 400
+    assert head.startswith(b"HTTP/1.1 400") and b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["status"] == 400
 
 
 def test_the_csv_export_is_rfc_4180_named_and_free_of_formulas(local_server: LocalServer) -> None:
@@ -167,6 +175,45 @@ def test_local_invoke_refuses_callers_without_the_local_secret(
         {"Authorization": f"Bearer {local_server.token('demo', 'admin')}"},
     )
 
-    assert reply.status == status and reply.json["statusCode"] == status
+    assert reply.status == status and reply.json["status"] == status
     assert as_admin.status == 403
     assert local_server.log().count("POST /local/invoke/run_daily_aggregation -> 200") == runs
+
+
+def test_a_focus_file_is_imported_over_http_plain_or_gzip_and_exported_back(local_server: LocalServer) -> None:
+    """The sample bill through the server's HTTP: gzip bytes pass as a base64 body, as API Gateway passes them."""
+    system = {"Authorization": f"Bearer {local_server.token(None, 'system')}"}
+    sample = (ROOT / "tests" / "data" / "focus-1.0-sample.csv").read_bytes()
+    path = f"{API}/imports/focus?tenantId=focus-e2e"
+
+    zipped = raw(
+        local_server,
+        "POST",
+        path,
+        gzip.compress(sample),
+        {**system, "Content-Type": "text/csv", "Content-Encoding": "gzip"},
+    )
+    plain = raw(local_server, "POST", path, sample, {**system, "Content-Type": "text/csv; charset=utf-8"})
+
+    for reply in (zipped, plain):
+        assert reply.status == 200, reply.text
+        assert reply.json["totals"] == [
+            {"currency": "USD", "rows": 1000, "billedCost": "20.52022672899", "effectiveCost": "14.97651418586"}
+        ]
+    exported = local_server.get(
+        f"{API}/costs",
+        token=local_server.token(None, "system"),
+        query={"tenantId": "focus-e2e", "from": "2024-09-01", "to": "2024-09-30", "format": "focus"},
+    )
+    assert exported.status == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert sum(Decimal(r["BilledCost"]) for r in rows) == Decimal("20.52022672899")  # imported twice, counted once
+
+
+def test_json_sent_to_the_focus_import_is_a_415_naming_the_media_type(local_server: LocalServer) -> None:
+    headers = {"Authorization": f"Bearer {local_server.token('demo', 'admin')}", "Content-Type": "application/json"}
+
+    reply = raw(local_server, "POST", f"{API}/imports/focus?tenantId=demo", b"{}", headers)
+
+    assert reply.status == 415 and reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.json["errors"][0]["msg"] == "the body must be sent with Content-Type: text/csv"

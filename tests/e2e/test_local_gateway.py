@@ -159,7 +159,7 @@ def test_the_gateway_refuses_before_invoking(
     reply = api.handle(request(method, target, bearer))
 
     assert reply.status == status
-    assert json.loads(reply.body)["statusCode"] == status
+    assert json.loads(reply.body)["status"] == status
 
 
 def test_nothing_but_health_answers_before_the_stack_is_ready(template: SamTemplate) -> None:
@@ -205,7 +205,7 @@ def test_manual_invoke_needs_a_system_token_of_the_local_secret_and_a_json_event
     )
 
     assert reply.status == status
-    assert json.loads(reply.body)["statusCode"] == status
+    assert json.loads(reply.body)["status"] == status
 
 
 def test_lambda_results_map_to_http_as_payload_format_2() -> None:

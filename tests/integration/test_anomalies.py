@@ -218,7 +218,7 @@ def test_acknowledging_is_tenant_scoped_and_unknown_ids_are_404(clickhouse, api)
 )
 def test_bad_parameters_are_422(clickhouse, api, query, field):
     status, body, _ = get(api, **query)
-    assert status == 422 and body["detail"][0]["loc"][-1] == field
+    assert status == 422 and body["errors"][0]["loc"][-1] == field
 
 
 def test_daily_job_alerts_each_new_high_anomaly_once(clickhouse, postgres, sns, sqs, topics, monkeypatch, api):

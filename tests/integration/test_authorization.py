@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from local.lambda_runtime import ROOT
 from tests.conftest import Api, claims, fresh_clickhouse, fresh_postgres
 from tests.factories import AGGREGATE, COSTS, TELEMETRY, days_ago, event
 
@@ -33,6 +34,9 @@ ROLES: dict[str, dict[str, Any] | None] = {
 }
 BUDGETS = "/api/ai-budget/finops/budgets"
 ANOMALIES = "/v1/analytics/finops/anomalies"
+IMPORTS = "/v1/analytics/finops/imports/focus"
+EXCHANGE_RATES = "/v1/analytics/finops/exchange-rates"
+FOCUS_BILL = (ROOT / "tests" / "data" / "focus_bill.csv").read_text()
 RANGE = {"from": str(days_ago(30)), "to": str(days_ago(1))}
 
 
@@ -127,6 +131,17 @@ def post(path: str, body: Callable[[World], Any], **query: Any) -> Request:
     return lambda w: {"method": "POST", "path": path.format(w=w), "body": body(w), "query": query or None}
 
 
+def csv_post(path: str, **query: str) -> Request:
+    """A FOCUS file sent as the body (text/csv)."""
+    return lambda w: {
+        "method": "POST",
+        "path": path,
+        "body": FOCUS_BILL,
+        "headers": {"content-type": "text/csv"},
+        "query": query or None,
+    }
+
+
 def fresh(method: str, path: str, body: Callable[[World], Any] | None = None, **extra: Any) -> Request:
     """A request about a budget made for this case (it may change or delete it)."""
 
@@ -186,6 +201,22 @@ CASES: dict[str, Case] = {
         SYSTEM_ONLY,
     ),
     "create_budget": Case("create_budget", post(BUDGETS, budget_body), WRITERS, ok=201),
+    # A cloud bill for one tenant (its admin), or for the tenants a column names (system only).
+    "import_focus": Case("import_focus", csv_post(IMPORTS, tenantId="acme"), WRITERS),
+    "import_focus_all_tenants": Case("import_focus", csv_post(IMPORTS), SYSTEM_ONLY),
+    "import_focus_by_tag": Case("import_focus", csv_post(IMPORTS, tenantTag="team"), SYSTEM_ONLY),
+    "exchange_rates": Case("get_exchange_rates", get(EXCHANGE_RATES), frozenset(ROLES) - {"anonymous"}),
+    "publish_exchange_rates": Case(
+        "publish_exchange_rates",
+        post(
+            EXCHANGE_RATES,
+            lambda w: {
+                "source": "authorization test",
+                "rates": [{"currency": "EUR", "effectiveFrom": str(days_ago(400)), "usdPerUnit": "1.08"}],
+            },
+        ),
+        SYSTEM_ONLY,
+    ),
     # Budgets of a tenant, tenant named in the path
     "list_budgets": Case("list_tenant_budgets", get(BUDGETS + "/tenant/acme"), READERS),
     "list_statuses": Case("list_tenant_budget_statuses", get(BUDGETS + "/tenant/acme/status"), READERS),
@@ -245,6 +276,7 @@ def test_route_by_role(world: World, case: str, role: str) -> None:
         query=request.get("query"),
         body=request.get("body"),
         path_parameters=path_parameters(request, world),
+        headers=request.get("headers"),
     )
     assert status == spec.expected(role), (case, role, body)
     if status in (403, 404):
@@ -303,4 +335,4 @@ def test_bodies_accept_only_the_documented_names(world: World, function, method,
         path_parameters={"tenant_id": "acme"} if "tenants/" in path else None,
     )
     assert status == 422, reply
-    assert any(detail["loc"][-1] == key for detail in reply["detail"]), reply
+    assert any(detail["loc"][-1] == key for detail in reply["errors"]), reply

@@ -85,6 +85,35 @@ def test_create_returns_201_with_id_and_version(stack, api):
     assert event_types(api, body["id"]) == ["created"]
 
 
+def test_create_answers_where_the_budget_is_and_its_etag(stack, api):
+    status, body, headers = create(api)
+
+    assert status == 201
+    assert headers["Location"] == f"{B}/budgets/{body['id']}"
+    assert headers["ETag"] == '"1"' and body["currency"] == "USD"
+    status, fetched, fetched_headers = api("get_budget", "GET", headers["Location"], auth=USER)
+    assert status == 200 and fetched["id"] == body["id"] and fetched_headers["ETag"] == '"1"'
+
+
+def test_the_etag_of_a_get_is_what_if_match_takes(stack, api):
+    _, budget, _ = create(api)
+    path = f"{B}/budgets/{budget['id']}"
+    etag = api("get_budget", "GET", path, auth=USER)[2]["ETag"]
+
+    status, updated, headers = api(
+        "update_budget", "PATCH", path, auth=ADMIN, body={"amount": 300}, headers={"If-Match": etag}
+    )
+    assert status == 200 and updated["version"] == 2 and headers["ETag"] == '"2"'
+    status, stale, headers = api(
+        "update_budget", "PATCH", path, auth=ADMIN, body={"amount": 400}, headers={"If-Match": etag}
+    )
+    assert status == 412 and headers["Content-Type"] == "application/problem+json"
+    assert (stale["type"], stale["title"], stale["status"]) == ("about:blank", "Precondition Failed", 412)
+    assert stale["detail"]
+    status, missing, _ = api("update_budget", "PATCH", path, auth=ADMIN, body={"amount": 400})
+    assert status == 428 and missing["title"] == "Precondition Required"
+
+
 @pytest.mark.parametrize(
     ("change", "field", "rule"),
     [
@@ -123,7 +152,7 @@ def test_create_returns_201_with_id_and_version(stack, api):
 def test_bad_budget_is_a_422_naming_the_field_and_rule(stack, api, change, field, rule):
     status, body, _ = create(api, **change)
     assert status == 422, body
-    assert any(field in [str(p) for p in d["loc"]] and rule in d["msg"] for d in body["detail"]), body
+    assert any(field in [str(p) for p in d["loc"]] and rule in d["msg"] for d in body["errors"]), body
 
 
 def test_one_live_budget_per_name_and_tenant(stack, api):
@@ -460,7 +489,7 @@ def test_audit_trail_is_newest_first_and_paged(stack, api):
     status, body, _ = api(
         "list_budget_events", "GET", f"{B}/budgets/{bid}/events", auth=USER, query={"cursor": "nonsense"}
     )
-    assert status == 422 and body["detail"][0]["loc"][-1] == "cursor"
+    assert status == 422 and body["errors"][0]["loc"][-1] == "cursor"
 
 
 def test_daily_check_refreshes_fires_snapshots_and_is_safe_twice(stack, api, postgres, monkeypatch):

@@ -225,13 +225,13 @@ def test_bad_input_is_a_422_naming_the_field_and_the_rule(clickhouse, api, query
     params = {"tenantId": "acme", "from": str(days_ago(7)), "to": str(days_ago(1)), **query}
     status, body, _ = api("get_costs", "GET", COSTS, auth=USER if params.get("tenantId") else SYSTEM, query=params)
     assert status == 422, body
-    assert any(d["loc"][-1] == field and rule in d["msg"] for d in body["detail"]), body
+    assert any(d["loc"][-1] == field and rule in d["msg"] for d in body["errors"]), body
 
 
 def test_missing_tenant_is_a_422(clickhouse, api):
     status, body, _ = api("get_costs", "GET", COSTS, auth=SYSTEM, query={"from": str(days_ago(7)), "to": str(today())})
     assert status == 422
-    assert body["detail"][0]["loc"] == ["query", "tenantId"]
+    assert body["errors"][0]["loc"] == ["query", "tenantId"]
 
 
 def test_top_drivers_limit_is_bounded(clickhouse, api):
@@ -243,4 +243,4 @@ def test_top_drivers_limit_is_bounded(clickhouse, api):
         limit=51,
         **{"from": days_ago(7), "to": days_ago(1)},
     )
-    assert status == 422 and body["detail"][0]["loc"] == ["query", "limit"]
+    assert status == 422 and body["errors"][0]["loc"] == ["query", "limit"]

@@ -56,7 +56,7 @@ def test_a_retried_check_with_its_idempotency_key_answers_the_first_decision_and
     assert keyed_check(api, budget["id"], "retry-2")[1]["action"] == "block"
     # The same key for a different check is a client bug, not a replay.
     status, body = keyed_check(api, budget["id"], "retry-1", estimate=1)
-    assert status == 422 and body["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert status == 422 and body["errors"][0]["loc"] == ["header", "Idempotency-Key"]
 
 
 def test_a_key_is_scoped_to_its_route_target(stack, api, postgres):
@@ -71,7 +71,7 @@ def test_a_key_is_scoped_to_its_route_target(stack, api, postgres):
 def test_a_malformed_idempotency_key_is_422(stack, api):
     _, budget, _ = create(api)
     status, body = keyed_check(api, budget["id"], "x" * 256)
-    assert status == 422 and body["detail"][0]["loc"][-1] == "idempotency-key"
+    assert status == 422 and body["errors"][0]["loc"][-1] == "idempotency-key"
 
 
 def run_concurrently(count: int, work: Callable[[Budgets], Any], clickhouse: Any) -> list[Any]:

@@ -131,7 +131,7 @@ def assert_503(reply: tuple[int, Any, dict[str, str]], dependency: str) -> None:
     status, body, headers = reply
     assert status == 503, body
     assert int(headers["Retry-After"]) > 0
-    assert dependency in body["detail"][0]["msg"]
+    assert dependency in body["detail"]
 
 
 # --- PostgreSQL stopped ---------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_too_little_history_is_a_422_that_says_how_much_is_needed(clickhouse, ap
     )
     status, body, _ = get(api)
     assert status == 422
-    assert "14 days" in body["detail"][0]["msg"]
+    assert "14 days" in body["detail"]
     status, body, _ = get(api, tenantId="nobody-yet", auth=claims(None, "system"))
     assert status == 422
 
@@ -101,7 +101,7 @@ def test_too_little_history_is_a_422_that_says_how_much_is_needed(clickhouse, ap
 )
 def test_bad_parameters_are_422_naming_the_field(clickhouse, api, query, field):
     status, body, _ = get(api, **query)
-    assert status == 422 and body["detail"][0]["loc"][-1] == field
+    assert status == 422 and body["errors"][0]["loc"][-1] == field
 
 
 def test_forecast_is_tenant_scoped(ninety_days, api):

@@ -126,7 +126,7 @@ def test_events_in_the_future_or_too_old_are_rejected(clickhouse, api):
 def test_batch_over_5000_events_or_empty_is_refused_with_the_field(clickhouse, api):
     status, body, _ = ingest(api, [event() for _ in range(5001)])
     assert status == 422
-    assert body["detail"][0]["loc"] == ["body", "events"]
+    assert body["errors"][0]["loc"] == ["body", "events"]
     status, body, _ = ingest(api, [])
     assert status == 422
 

@@ -35,7 +35,7 @@ def budget(**overrides):
 
 def assert_422(status, body, field, rule):
     assert status == 422, body
-    assert any(field in [str(p) for p in d["loc"]] and rule in d["msg"] for d in body["detail"]), body
+    assert any(field in [str(p) for p in d["loc"]] and rule in d["msg"] for d in body["errors"]), body
 
 
 @pytest.mark.parametrize(

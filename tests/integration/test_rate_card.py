@@ -34,7 +34,7 @@ def test_only_system_publishes_prices_and_bad_meters_are_named(clickhouse, api):
     assert {p["meter"]: p["unitPrice"] for p in reply["prices"] if p["priceKey"] == "*"}["egress_gb"] == 0.05
     bad = {**body, "prices": [{"meter": "gpu_hours", "unitPrice": 1}]}
     status, reply, _ = api("publish_rate_card", "POST", RATE_CARD, auth=claims(None, "system"), body=bad)
-    assert status == 422 and reply["detail"][0]["loc"] == ["body", "prices.0.meter"]
+    assert status == 422 and reply["errors"][0]["loc"] == ["body", "prices.0.meter"]
     negative = {**body, "prices": [{"meter": "egress_gb", "unitPrice": -1}]}
     assert api("publish_rate_card", "POST", RATE_CARD, auth=claims(None, "system"), body=negative)[0] == 422
 

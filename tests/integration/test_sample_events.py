@@ -61,13 +61,14 @@ SAMPLE_ANOMALY_ID = "7c4e2a9b-5d1f-4b3a-8e6c-0f9a1b2c3d4e"
 SAMPLE_TODAY = date(2026, 11, 27)
 _ISO_DATE = re.compile(r"(?<![\w-])\d{4}-\d{2}-\d{2}(?!\d)")
 
-COSTS_KEYS = {"tenantId", "from", "to", "currency", "groupBy", "granularity", "total", "rows"}
-BREAKDOWN_KEYS = {"tenantId", "from", "to", "currency", "dimension", "total", "rows"}
+COSTS_KEYS = {"tenantId", "from", "to", "currency", "metric", "groupBy", "granularity", "total", "rows"}
+BREAKDOWN_KEYS = {"tenantId", "from", "to", "currency", "metric", "dimension", "total", "rows"}
 SUMMARY_KEYS = {
     "tenantId",
     "from",
     "to",
     "currency",
+    "metric",
     "total",
     "previousPeriod",
     "changePercent",
@@ -75,7 +76,19 @@ SUMMARY_KEYS = {
     "topDrivers",
     "monthToDate",
 }
-TOP_DRIVERS_KEYS = {"tenantId", "from", "to", "currency", "total", "drivers"}
+TOP_DRIVERS_KEYS = {"tenantId", "from", "to", "currency", "metric", "total", "drivers"}
+IMPORT_KEYS = {
+    "importId",
+    "rowsRead",
+    "rowsImported",
+    "rowsSkipped",
+    "skipped",
+    "totals",
+    "bySource",
+    "tenants",
+    "slices",
+}
+EXCHANGE_RATES_KEYS = {"asOf", "base", "rates"}
 RATE_CARD_KEYS = {"asOf", "currency", "prices"}
 INGEST_KEYS = {"accepted", "duplicates", "rejected", "flagged"}
 AGGREGATE_KEYS = {"tenantId", "repriced", "days"}
@@ -197,8 +210,12 @@ def with_spend(expect: Expect, spend: Spend) -> Expect:
     return replace(expect, spend=spend)
 
 
+# An RFC 9457 problem: every error's body.
+PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "errors"})
+
+
 def error(status: int, *loc: str) -> Expect:
-    return Expect(status, frozenset({"statusCode", "detail"}), {"statusCode": status}, loc=loc or None)
+    return Expect(status, PROBLEM_KEYS, {"status": status, "type": "about:blank"}, loc=loc or None)
 
 
 def _csv(body: Any) -> None:
@@ -267,8 +284,35 @@ def _forecast(horizon_days: int) -> Callable[[Any], None]:
     return check
 
 
+def _the_sample_bill(body: dict[str, Any]) -> None:
+    # Three rows: a compute hour, an hour of storage (spelt `Usage-based`) and a credit, all for acme on 2024-09-02.
+    assert (body["rowsRead"], body["rowsImported"], body["skipped"]) == (3, 3, [])
+    assert body["totals"] == [
+        {"currency": "USD", "rows": 3, "billedCost": "11.25000000000", "effectiveCost": "8.75000000000"}
+    ]
+    assert body["tenants"] == ["acme"]
+
+
+def _imported_from_s3(body: dict[str, Any]) -> None:
+    (outcome,) = body["imports"]
+    assert outcome["key"] == "focus/acme/2024-09/bill.csv.gz" and outcome["rowsImported"] == 3, outcome
+    assert outcome["totals"][0]["billedCost"] == "11.25000000000"
+
+
+def _focus_header(body: Any) -> None:
+    assert isinstance(body, str)
+    assert body.splitlines()[0].startswith("BilledCost,BillingAccountId,BillingAccountName,BillingCurrency")
+
+
+def _rates(body: dict[str, Any]) -> None:
+    assert [(r["currency"], r["effectiveFrom"], r["usdPerUnit"]) for r in body["rates"]] == [
+        ("EUR", "2024-09-02", "1.106000000000"),
+        ("GBP", "2024-09-02", "1.313000000000"),
+    ]
+
+
 def _needs_14_days(body: dict[str, Any]) -> None:
-    assert "14 days" in body["detail"][0]["msg"], body["detail"]
+    assert "14 days" in body["detail"], body["detail"]
 
 
 def _the_runaway_day(days: int) -> Callable[[Any], None]:
@@ -303,6 +347,7 @@ def _yesterday(body: dict[str, Any]) -> None:
 EXPECTED: dict[str, Expect] = {
     "get_costs.happy": ok(COSTS_KEYS, tenantId="acme", currency="USD", groupBy="category", granularity="daily"),
     "get_costs.monthly_csv": Expect(200, check=_csv),
+    "get_costs.focus": Expect(200, check=_focus_header),
     "get_costs.cross_tenant": error(403),
     "get_costs.no_token": error(401),
     "get_costs.invalid_group_by": error(422, "query", "groupBy"),
@@ -333,6 +378,17 @@ EXPECTED: dict[str, Expect] = {
     "run_aggregation.date_and_range": error(422, "body"),
     # The job aggregates the day before the schedule's own time, whatever the clock says.
     "run_daily_aggregation.scheduled": Expect(None, frozenset(AGGREGATE_KEYS), check=_one_day("2026-11-26")),
+    # FOCUS imports (a tenant's admin, or system) and the exchange rates (published by system, read by anyone).
+    "import_focus.happy": ok(IMPORT_KEYS, _the_sample_bill, rowsSkipped=0),
+    "import_focus.gzip": ok(IMPORT_KEYS, _the_sample_bill),
+    "import_focus.tenants_from_column_forbidden": error(403),
+    "import_focus.not_focus": error(422, "body"),
+    # An S3 upload with x-amz-meta-tenant-id: acme (the test puts the object in moto's S3 first).
+    "import_focus_object.uploaded": Expect(None, frozenset({"imports"}), check=_imported_from_s3),
+    "publish_exchange_rates.happy": ok(EXCHANGE_RATES_KEYS, _rates, asOf="2024-09-02", base="USD"),
+    "publish_exchange_rates.admin_forbidden": error(403),
+    "publish_exchange_rates.usd_is_the_base": error(422, "body", "rates", 0, "currency"),
+    "get_exchange_rates.happy": ok(EXCHANGE_RATES_KEYS, asOf="2024-09-30", base="USD", rates=[]),
     # Budgets. Reads need `user` of the tenant, changes `admin`, enforcement checks `system` (or `admin`).
     "create_budget.happy": Expect(201, frozenset(BUDGET_KEYS), {"tenantId": "acme", "version": 1, "deletedAt": None}),
     "create_budget.invalid_amount": error(422, "body", "amount"),
@@ -468,6 +524,20 @@ def runaway_anomaly_id(api: Api, spend: Spend) -> str:
     return str(anomaly["id"])
 
 
+def put_uploaded_object(event: dict[str, Any]) -> None:
+    """The object an S3 notification announces, in moto's S3: the sample bill, gzipped, for tenant acme."""
+    import gzip
+
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for record in event["Records"]:
+        bucket, key = record["s3"]["bucket"]["name"], record["s3"]["object"]["key"]
+        s3.create_bucket(Bucket=bucket)
+        body = gzip.compress((ROOT / "tests" / "data" / "focus_bill.csv").read_bytes())
+        s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"tenant-id": "acme"})
+
+
 def moved(text: str, *, today: date) -> str:
     """The event's text with every ISO date moved by as many days as `today` is from SAMPLE_TODAY."""
     offset = today - SAMPLE_TODAY
@@ -510,7 +580,10 @@ def test_http_sample_events_target_their_function_route(path: Path) -> None:
     router = getattr(load_function(_function(path)), "router", None)
     if event.get("version") != "2.0":
         assert router is None, f"{path.name}: an API function needs an HTTP API v2 event"
-        assert event["detail-type"] == "Scheduled Event"
+        if "Records" in event:  # an S3 notification
+            assert {r["eventSource"] for r in event["Records"]} == {"aws:s3"}
+        else:
+            assert event["detail-type"] == "Scheduled Event"
         return
     method, route = event["routeKey"].split(" ", 1)
     assert router is not None and (method, route) in router_routes(router), f"{path.name}: no such route"
@@ -526,7 +599,7 @@ def test_http_sample_events_target_their_function_route(path: Path) -> None:
         assert event["headers"]["authorization"].startswith("Bearer ")
         assert isinstance(claims["roles"], str) and claims["roles"].startswith("["), "HTTP APIs flatten arrays"
         assert claims.get("tenant_id", "acme") in ("acme",), "sample events act as tenant acme"
-    if method in ("POST", "PUT", "PATCH"):
+    if method in ("POST", "PUT", "PATCH") and event["headers"]["content-type"] == "application/json":
         json.loads(event["body"])
 
 
@@ -563,6 +636,9 @@ def test_sample_event_gets_its_expected_reply(
     event = json.loads(text)
     if function == "ingest_telemetry":
         event = recent(event, today=datetime.now(UTC).date())
+    if function == "import_focus_object":
+        request.getfixturevalue("aws")
+        put_uploaded_object(event)
 
     response = load_function(function).lambda_handler(event, LambdaContext(function_name=function))
 
@@ -576,9 +652,9 @@ def test_sample_event_gets_its_expected_reply(
     for key, value in equal.items():
         assert body[key] == value, f"{key}: {body[key]!r} != {value!r}"
     if expect.loc is not None:
-        assert any(tuple(d["loc"][: len(expect.loc)]) == expect.loc for d in body["detail"]), body["detail"]
+        assert any(tuple(d["loc"][: len(expect.loc)]) == expect.loc for d in body["errors"]), body["detail"]
     if expect.status is not None and expect.status >= 400:
-        assert all(d.get("msg") for d in body["detail"]), "every error says why"
+        assert body["detail"] and all(d.get("msg") for d in body["errors"]), "every error says why"
     if expect.check is not None:
         expect.check(body)
     if postgres is not None:

@@ -7,6 +7,7 @@ reader must not hide a bug in the template.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,41 +124,63 @@ def function_folder(properties: dict[str, Any]) -> str:
     return parts[1] if len(parts) == 2 and parts[0] == "functions" else code_uri
 
 
-def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
-    routes = []
+def _events(template: dict[str, Any], *kinds: str) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(logical id, function folder, event type, event properties) of every event of these types."""
     for logical_id, properties in functions(template).items():
         for event in (properties.get("Events") or {}).values():
-            if event.get("Type") == "HttpApi":
-                props = event.get("Properties") or {}
-                api = props.get("ApiId")
-                routes.append(
-                    HttpRoute(
-                        logical_id=logical_id,
-                        function=function_folder(properties),
-                        method=str(props.get("Method", "")).upper(),
-                        path=str(props.get("Path", "")),
-                        api=api.get("Ref") if isinstance(api, dict) else None,
-                    )
-                )
-    return routes
+            if event.get("Type") in kinds:
+                yield logical_id, function_folder(properties), str(event["Type"]), event.get("Properties") or {}
+
+
+def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
+    return [
+        HttpRoute(
+            logical_id=logical_id,
+            function=folder,
+            method=str(props.get("Method", "")).upper(),
+            path=str(props.get("Path", "")),
+            api=props["ApiId"].get("Ref") if isinstance(props.get("ApiId"), dict) else None,
+        )
+        for logical_id, folder, _, props in _events(template, "HttpApi")
+    ]
+
+
+@dataclass(frozen=True)
+class BucketEvent:
+    logical_id: str
+    function: str
+    bucket: str | None  # logical id of the bucket
+    events: str
+    prefix: str | None
+
+
+def bucket_events(template: dict[str, Any]) -> list[BucketEvent]:
+    """The S3 notifications that invoke functions (a file dropped in a bucket)."""
+    found = []
+    for logical_id, folder, _, props in _events(template, "S3"):
+        rules = ((props.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+        bucket = props.get("Bucket")
+        found.append(
+            BucketEvent(
+                logical_id=logical_id,
+                function=folder,
+                bucket=bucket.get("Ref") if isinstance(bucket, dict) else None,
+                events=str(props.get("Events")),
+                prefix=next((r["Value"] for r in rules if r.get("Name") == "prefix"), None),
+            )
+        )
+    return found
 
 
 def schedules(template: dict[str, Any]) -> list[ScheduleEvent]:
-    found = []
-    for logical_id, properties in functions(template).items():
-        for event in (properties.get("Events") or {}).values():
-            kind = event.get("Type")
-            if kind in SCHEDULE_TYPES:
-                props = event.get("Properties") or {}
-                enabled = props.get("Enabled", True) is not False and props.get("State", "ENABLED") != "DISABLED"
-                found.append(
-                    ScheduleEvent(
-                        logical_id=logical_id,
-                        function=function_folder(properties),
-                        kind=kind,
-                        expression=str(props.get("Schedule") or props.get("ScheduleExpression") or ""),
-                        timezone=props.get("ScheduleExpressionTimezone"),
-                        enabled=enabled,
-                    )
-                )
-    return found
+    return [
+        ScheduleEvent(
+            logical_id=logical_id,
+            function=folder,
+            kind=kind,
+            expression=str(props.get("Schedule") or props.get("ScheduleExpression") or ""),
+            timezone=props.get("ScheduleExpressionTimezone"),
+            enabled=props.get("Enabled", True) is not False and props.get("State", "ENABLED") != "DISABLED",
+        )
+        for logical_id, folder, kind, props in _events(template, *SCHEDULE_TYPES)
+    ]

@@ -69,7 +69,7 @@ def test_every_operation_documents_each_error_it_can_answer_with_the_error_body(
     documented = {int(status) for status in operation["responses"]}
     assert expected <= documented, f"{method} {path} does not document {sorted(expected - documented)}"
     for status in documented - {200, 201, 204}:
-        schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+        schema = operation["responses"][str(status)]["content"]["application/problem+json"]["schema"]
         assert schema == {"$ref": ERROR_BODY_REF}, f"{method} {path} {status}"
     assert any(s < 300 for s in documented), f"{method} {path} documents no success"
 

@@ -16,7 +16,7 @@ from local.openapi import router_routes
 from tests.template.aws_cron import parse_schedule, runs_daily_at
 from tests.template.conftest import run_sam
 from tests.template.handler_imports import layer_modules, reaches_clickhouse, reaches_postgres
-from tests.template.sam_template import ROOT, function_folder, functions, http_routes, schedules
+from tests.template.sam_template import ROOT, bucket_events, function_folder, functions, http_routes, schedules
 
 pytestmark = pytest.mark.template
 
@@ -37,6 +37,7 @@ TOPICS = {"ALERTS_TOPIC_ARN": "BudgetAlertsTopic", "ADMIN_TOPIC_ARN": "AdminAler
 # and the rows are checked against the handlers' imports (what an import graph cannot prove, that the outbox
 # drainer never touches ClickHouse, tests/integration/test_drain_notification_outbox.py shows by running it).
 CLICKHOUSE, POSTGRES, PUBLISH, SUBSCRIBE = "clickhouse", "postgres", "publish", "subscribe"
+IMPORT_BUCKET = "import_bucket"  # reads the FOCUS files dropped in the import bucket
 READS_COSTS = frozenset({CLICKHOUSE})
 READS_BUDGETS = READS_COSTS | {POSTGRES}  # budgets live in PostgreSQL, their spend in ClickHouse
 FIRES_ALERTS = READS_BUDGETS | {PUBLISH}  # can fire alerts, and publishes the outbox after committing them
@@ -67,9 +68,14 @@ ACCESS: dict[str, frozenset[str]] = {
     "get_forecast": READS_COSTS,
     "get_anomalies": READS_COSTS,
     "acknowledge_anomaly": READS_COSTS,
+    "import_focus": READS_COSTS,
+    "import_focus_object": READS_COSTS | {IMPORT_BUCKET},
+    "get_exchange_rates": READS_COSTS,
+    "publish_exchange_rates": READS_COSTS,
     "run_daily_anomaly_detection": FIRES_ALERTS,  # queues high-severity anomalies in the outbox
     "drain_notification_outbox": frozenset({POSTGRES, PUBLISH, SUBSCRIBE}),  # retries subscription changes too
 }
+IMPORT_BUCKET_NAME = "${AWS::StackName}-focus-imports-${AWS::AccountId}"
 SECRET_POLICIES = {CLICKHOUSE: "ReadClickHouseSecretPolicy", POSTGRES: "ReadDatabaseSecretPolicy"}
 SECRET_PARAMETERS = {CLICKHOUSE: "ClickHouseSecretArn", POSTGRES: "DatabaseSecretArn"}
 SUBSCRIPTION_MANAGERS = {folder for folder, access in ACCESS.items() if SUBSCRIBE in access}
@@ -115,6 +121,9 @@ def test_sam_build_packs_every_function_and_the_layer(sam_build: Path, template:
     assert (layer / "finops" / "__init__.py").is_file()
     for dependency in ("aws_lambda_powertools", "clickhouse_connect", "pydantic", "pg8000", "numpy"):
         assert (layer / dependency).is_dir(), f"{dependency} missing from the layer"
+    # Nothing the code does not use: no X-Ray SDK, no second botocore (the runtime's boto3 brings its own).
+    for unused in ("aws_xray_sdk", "botocore", "boto3"):
+        assert not (layer / unused).exists(), f"{unused} is in the layer"
     size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
     assert size < 250 * 1024 * 1024, f"layer is {size / 2**20:.0f} MB unzipped; Lambda's limit is 250 MB"
 
@@ -139,11 +148,13 @@ def test_every_function_points_at_an_existing_lambda_handler(template: dict[str,
 
 
 def test_every_function_has_a_route_or_a_schedule(template: dict[str, Any]) -> None:
-    triggered = Counter(r.logical_id for r in http_routes(template)) + Counter(
-        s.logical_id for s in schedules(template)
+    triggered = (
+        Counter(r.logical_id for r in http_routes(template))
+        + Counter(s.logical_id for s in schedules(template))
+        + Counter(b.logical_id for b in bucket_events(template))
     )
     for logical_id in functions(template):
-        assert triggered[logical_id] >= 1, f"{logical_id} has no HttpApi route and no schedule"
+        assert triggered[logical_id] >= 1, f"{logical_id} has no HttpApi route, schedule or bucket notification"
 
 
 def test_every_handler_folder_is_deployed_exactly_once(template: dict[str, Any]) -> None:
@@ -155,8 +166,17 @@ def test_every_handler_folder_is_deployed_exactly_once(template: dict[str, Any])
 def test_logical_ids_name_the_trigger(template: dict[str, Any]) -> None:
     routed = {r.logical_id for r in http_routes(template)}
     scheduled = {s.logical_id for s in schedules(template)}
+    notified = {b.logical_id for b in bucket_events(template)}
     for logical_id in functions(template):
-        suffix = "ApiFunction" if logical_id in routed else "ScheduleFunction" if logical_id in scheduled else ""
+        suffix = (
+            "ApiFunction"
+            if logical_id in routed
+            else "ScheduleFunction"
+            if logical_id in scheduled
+            else "BucketFunction"
+            if logical_id in notified
+            else ""
+        )
         assert suffix and logical_id.endswith(suffix), f"{logical_id} should end with its trigger ({suffix})"
 
 
@@ -337,9 +357,35 @@ def test_no_function_has_a_grant_outside_its_row(template: dict[str, Any]) -> No
             ]
         if SUBSCRIBE in access:
             allowed.append({"Ref": "ManageAlertSubscriptionsPolicy"})
+        if IMPORT_BUCKET in access:
+            allowed.append({"S3ReadPolicy": {"BucketName": {"Fn::Sub": IMPORT_BUCKET_NAME}}})
         policies = properties.get("Policies", [])
         assert sorted(map(json.dumps, policies)) == sorted(map(json.dumps, allowed)), logical_id
     assert "Policies" not in template["Globals"]["Function"], "a policy in Globals would reach every function"
+
+
+# --- the FOCUS import bucket ------------------------------------------------------------------------------------
+
+
+def test_focus_files_dropped_in_the_import_bucket_are_imported_and_only_read(template: dict[str, Any]) -> None:
+    (event,) = bucket_events(template)
+    assert (event.function, event.bucket, event.events, event.prefix) == (
+        "import_focus_object",
+        "FocusImportBucket",
+        "s3:ObjectCreated:*",
+        "focus/",
+    )
+    bucket = template["Resources"]["FocusImportBucket"]["Properties"]
+    # The read grant names the bucket by the same name (a Ref would make the notification and the grant a cycle).
+    assert bucket["BucketName"] == {"Fn::Sub": IMPORT_BUCKET_NAME}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    readers = {
+        function_folder(p)
+        for p in functions(template).values()
+        if any("S3ReadPolicy" in policy for policy in p.get("Policies", []) if isinstance(policy, dict))
+    }
+    assert readers == {"import_focus_object"}
 
 
 # --- budgets: SNS topics, who publishes, who manages subscriptions, the VPC --------------------------------

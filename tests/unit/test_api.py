@@ -46,7 +46,7 @@ def test_a_body_in_another_media_type_is_a_415_naming_the_header(content_type: s
     status, body = post('{"text": "hi"}', {"content-type": content_type})
 
     assert status == 415
-    assert body["statusCode"] == 415 and body["detail"][0]["loc"] == ["header", "content-type"]
+    assert body["status"] == 415 and body["errors"][0]["loc"] == ["header", "content-type"]
 
 
 def test_a_body_without_content_type_is_a_415() -> None:
@@ -94,8 +94,12 @@ def test_every_operation_documents_the_errors_it_can_answer() -> None:
     assert sorted(patch) == ["200", "401", "403", "404", "412", "413", "415", "422", "503"]
     assert sorted(map(str, get)) == ["200", "401", "403", "409", "422", "503"]
     errors = [r for status, r in [*patch.items(), *get.items()] if int(status) >= 400]
-    assert all(r["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"} for r in errors)
+    assert all(
+        r["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"} for r in errors
+    )
     assert patch["412"]["description"] == "Stale"  # a route's own words stay
     assert "Retry-After" in patch["503"]["headers"]
     schemas = document["components"]["schemas"]
-    assert schemas["ErrorBody"]["required"] == ["statusCode", "detail"] and "ErrorDetail" in schemas
+    assert (
+        schemas["ErrorBody"]["required"] == ["type", "title", "status", "detail", "errors"] and "ErrorDetail" in schemas
+    )

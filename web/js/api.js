@@ -1,11 +1,13 @@
 // The API, with the signed-in token; every refusal becomes an ApiError whose message a person can act on.
 import { token } from "./auth.js";
 
+// `detail` is what the service said (an RFC 9457 problem's detail), `errors` each field and rule it named.
 export class ApiError extends Error {
-  constructor(status, message, detail = [], retryAfter = null) {
+  constructor(status, message, { detail = "", errors = [] } = {}, retryAfter = null) {
     super(message);
     this.status = status;
     this.detail = detail;
+    this.errors = errors;
     this.retryAfter = retryAfter;
   }
 }
@@ -16,8 +18,11 @@ const plain = {
   404: "Not found: it may have been deleted, or it belongs to another tenant.",
 };
 
-function detailMessages(body) {
-  return Array.isArray(body?.detail) ? body.detail : [];
+// Every refusal is an RFC 9457 problem (application/problem+json): `detail` in words, `errors` per field.
+function problemOf(body) {
+  const errors = Array.isArray(body?.errors) ? body.errors : [];
+  const detail = typeof body?.detail === "string" ? body.detail : errors.map((e) => e.msg).filter(Boolean).join("; ");
+  return { detail: detail || body?.message || "", errors };
 }
 
 export async function api(path, { method = "GET", query, body, headers = {}, accept = "application/json" } = {}) {
@@ -50,14 +55,14 @@ export async function api(path, { method = "GET", query, body, headers = {}, acc
   } catch {
     parsed = null;
   }
-  const detail = detailMessages(parsed);
-  const said = detail.map((d) => d.msg).filter(Boolean).join("; ") || parsed?.message || "";
+  const problem = problemOf(parsed);
+  const said = problem.detail;
   if (reply.status === 503 || reply.status === 502 || reply.status === 504) {
     const retry = Number(reply.headers.get("Retry-After")) || null;
-    throw new ApiError(reply.status, `The service is temporarily unavailable${said ? ` (${said})` : ""}. Try again${retry ? ` in ${retry} s` : " in a moment"}.`, detail, retry);
+    throw new ApiError(reply.status, `The service is temporarily unavailable${said ? ` (${said})` : ""}. Try again${retry ? ` in ${retry} s` : " in a moment"}.`, problem, retry);
   }
-  if (reply.status >= 500) throw new ApiError(reply.status, "The service failed to answer (an internal error). Try again; if it persists, the server's log has the details.", detail);
-  throw new ApiError(reply.status, plain[reply.status] ? `${plain[reply.status]}${said ? ` (${said})` : ""}` : said || `Request refused (${reply.status}).`, detail);
+  if (reply.status >= 500) throw new ApiError(reply.status, "The service failed to answer (an internal error). Try again; if it persists, the server's log has the details.", problem);
+  throw new ApiError(reply.status, plain[reply.status] ? `${plain[reply.status]}${said ? ` (${said})` : ""}` : said || `Request refused (${reply.status}).`, problem);
 }
 
 export const costsBase = "/v1/analytics/finops";

@@ -17,14 +17,15 @@ function cached(path, query) {
 export const forgetSpend = () => cache.clear();
 
 /**
- * Spend of `scope` ({categories, models, regions, services}) over `period` ([start, end]) up to `now`:
+ * Spend of `scope` ({categories, models, regions, services, currency}) over `period` ([start, end]) up to `now`:
  * {daily: {date: cost}, total, throughYesterday, ratio, exact}. With filters on two or more dimensions the
  * cost endpoints cannot intersect them: the total is then an upper bound (exact: false).
  */
 export async function periodSpend(tenant, scope, [start, end], now = dates.today()) {
   const to = end < now ? end : now;
   const categories = scope.categories.join(",") || undefined;
-  const query = { tenantId: tenant, from: start, to, categories };
+  // In the budget's currency (the API converts; USD when the scope names none).
+  const query = { tenantId: tenant, from: start, to, categories, currency: scope.currency };
   const filters = FILTERS.filter(([, field]) => scope[field]?.length);
   const [byCategory, ...byFilter] = await Promise.all([
     cached(`${costsBase}/costs`, { ...query, groupBy: "category", granularity: "daily" }),
@@ -53,7 +54,7 @@ export async function periodForecast(tenant, scope, [start, end], spend, period,
   const series = scope.categories.length ? scope.categories : [undefined];
   let replies;
   try {
-    replies = await Promise.all(series.map((category) => cached(`${costsBase}/forecast`, { tenantId: tenant, horizonDays, ...(category ? { category } : {}) })));
+    replies = await Promise.all(series.map((category) => cached(`${costsBase}/forecast`, { tenantId: tenant, horizonDays, currency: scope.currency, ...(category ? { category } : {}) })));
   } catch (error) {
     if (error instanceof ApiError && error.status === 422) return { refused: error.message };
     throw error;

@@ -6,7 +6,7 @@ import { h, svg, replace } from "./dom.js";
 import { day, money, moneyShort } from "./format.js";
 
 const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#e15759", "#9c755f", "#ff9da7", "#17becf"];
-const CATEGORY_COLORS = { AI: "#4e79a7", COMPUTE: "#f28e2b", STORAGE: "#59a14f", EXPORT: "#b07aa1", EGRESS: "#76b7b2" };
+const CATEGORY_COLORS = { AI: "#4e79a7", COMPUTE: "#f28e2b", STORAGE: "#59a14f", EXPORT: "#b07aa1", EGRESS: "#76b7b2", OTHER: "#9c755f" };
 export const OTHER_COLOR = "#a0a0a0";
 export const colorFor = (key, index) => CATEGORY_COLORS[key] || (key === "Other" ? OTHER_COLOR : PALETTE[index % PALETTE.length]);
 

@@ -3,9 +3,10 @@ documented responses.
 
 Each function declares its route on a Powertools `Router` and builds its resolver with `make_resolver`;
 the OpenAPI generator includes the same routers, so the document and the validation never drift apart.
-Every error, whoever answers it (the function, or the gateway in front of it), has the body `ErrorBody`;
-`document_errors` writes into the OpenAPI document the errors every route can answer, and a route declares
-its own extra ones (409, 412, 428...) with `route_responses`.
+Every error, whoever answers it (the function, or the local server standing in for the gateway), is an RFC 9457
+problem: `application/problem+json` with `type`, `title`, `status`, `detail`, and `errors` naming each field and
+rule at fault (`ErrorBody`); `document_errors` writes into the OpenAPI document the errors every route can answer,
+and a route declares its own extra ones (409, 412, 428...) with `route_responses`.
 """
 
 from __future__ import annotations
@@ -22,37 +23,47 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from finops.auth import Principal, principal_from_claims
-from finops.db.faults import as_unavailable
+from finops.db.faults import as_invalid_request, as_unavailable
 from finops.errors import FinOpsError, ServiceUnavailable
 from finops.observability import add_count, logger
 
 API_TITLE = "FinOps Cost Explorer & Budgets API"
 API_VERSION = "1.0.0"
 JSON = content_types.APPLICATION_JSON
+PROBLEM_JSON = "application/problem+json"  # RFC 9457
+CSV = "text/csv"
+# The problem type of every error: RFC 9457's "about:blank" says the HTTP status is the whole kind of problem, and
+# `errors` names each field and rule at fault.
+PROBLEM_TYPE = "about:blank"
 
 
 class JsonApiResolver(APIGatewayHttpResolver):
-    """Powertools' HTTP API resolver that takes request bodies as UTF-8 JSON only.
+    """Powertools' HTTP API resolver that takes request bodies of one media type: UTF-8 JSON, or for a route that
+    reads a file (a FOCUS import) the file's type, which the handler reads itself.
 
     Powertools would parse a form or multipart body into fields, and fail with an exception of its own (a 500
     here) on any other media type or on a body that is not UTF-8; such a request is refused before anything
     parses it: 415 for the media type, 422 for the encoding (JSON is UTF-8, RFC 8259).
     """
 
+    def __init__(self, *, body_media_type: str = JSON) -> None:
+        super().__init__(enable_validation=True)
+        self.body_media_type = body_media_type
+
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         media_type = _body_media_type(event)
-        if media_type is None:
+        if media_type is None or (media_type == self.body_media_type != JSON):
             return super().resolve(event, context)
-        if media_type != JSON:
+        if media_type != self.body_media_type:
             return _refusal(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                 {
                     "loc": ["header", "content-type"],
                     "type": "unsupported_media_type",
-                    "msg": "the body must be JSON, sent with Content-Type: application/json",
+                    "msg": f"the body must be sent with Content-Type: {self.body_media_type}",
                 },
             )
         if event.get("isBase64Encoded") and not _is_utf8(str(event.get("body") or "")):
@@ -92,18 +103,18 @@ def _is_utf8(encoded_body: str) -> bool:
     return True
 
 
-def _refusal(status: HTTPStatus, detail: dict[str, Any]) -> dict[str, Any]:
+def _refusal(status: HTTPStatus, error: dict[str, Any]) -> dict[str, Any]:
     """A reply, in the Lambda proxy format, to a request refused before routing."""
     return {
         "statusCode": int(status),
-        "headers": {"Content-Type": JSON},
-        "body": json.dumps(error_body(status, [detail])),
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": json.dumps(problem(status, [error])),
         "isBase64Encoded": False,
     }
 
 
-def make_resolver(router: Router) -> APIGatewayHttpResolver:
-    app = JsonApiResolver(enable_validation=True)
+def make_resolver(router: Router, *, body_media_type: str = JSON) -> APIGatewayHttpResolver:
+    app = JsonApiResolver(body_media_type=body_media_type)
     app.use([_reject_unknown_query_parameters])
     app.include_router(router)
     app.exception_handler(FinOpsError)(_domain_error)
@@ -121,21 +132,39 @@ def current_principal(app: APIGatewayHttpResolver | Router) -> Principal:
     return principal
 
 
-def error_body(status: int, detail: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"statusCode": status, "detail": detail}
+def model_response(model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON reply of a model with headers of its own (ETag, Location): Powertools validates and writes the model
+    against the route's return type, as for a model returned bare."""
+    return Response(status_code=status, content_type=JSON, body=model, headers=headers or {})
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type=JSON, body=body)
+def problem(status: int, errors: list[dict[str, Any]], detail: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem: `detail` says what went wrong in words (by default each error's location and message),
+    `errors` names each field and rule at fault (empty when no field is)."""
+    said = "; ".join(
+        f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" if e.get("loc") else str(e["msg"]) for e in errors
+    )
+    return {
+        "type": PROBLEM_TYPE,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or said or HTTPStatus(status).description,
+        "errors": [e for e in errors if e.get("loc")],
+    }
+
+
+def _problem(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
 
 
 def _domain_error(error: FinOpsError) -> Response:
-    if error.status_code == HTTPStatus.UNPROCESSABLE_ENTITY:
-        loc = [error.location, error.field] if error.field else [error.location]
-        detail = [{"loc": loc, "type": "invalid_request", "msg": error.message}]
+    if error.field or error.status_code == HTTPStatus.UNPROCESSABLE_ENTITY:
+        # A 422 always says where: the field at fault, or the part of the request (`query`) as a whole.
+        loc = [error.location] if error.field in (None, error.location) else [error.location, error.field]
+        errors = [{"loc": loc, "type": _RULES.get(error.status_code, "invalid"), "msg": error.message}]
     else:
-        detail = [{"msg": error.message}]
-    response = _json(error.status_code, error_body(error.status_code, detail))
+        errors = [{"msg": error.message}]
+    response = _problem(error.status_code, problem(error.status_code, errors))
     if isinstance(error, ServiceUnavailable):
         logger.warning("dependency unavailable", extra={"dependency": error.dependency})
         add_count("DependencyUnavailable", 1)
@@ -145,19 +174,30 @@ def _domain_error(error: FinOpsError) -> Response:
 
 def _validation_error(error: RequestValidationError) -> Response:
     # Name the field and the rule; never echo the input back (it may be large or sensitive).
-    detail = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in error.errors()]
-    return _json(HTTPStatus.UNPROCESSABLE_ENTITY, error_body(HTTPStatus.UNPROCESSABLE_ENTITY, detail))
+    errors = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in error.errors()]
+    return _problem(HTTPStatus.UNPROCESSABLE_ENTITY, problem(HTTPStatus.UNPROCESSABLE_ENTITY, errors))
 
 
 def _unexpected_error(error: Exception) -> Response:
     if (unavailable := as_unavailable(error)) is not None:
         logger.info("dependency failure", exc_info=error)
         return _domain_error(unavailable)
+    if (refused := as_invalid_request(error)) is not None:
+        return _domain_error(refused)
     logger.exception("unhandled error")
     status = HTTPStatus.INTERNAL_SERVER_ERROR
-    return _json(
-        status, error_body(status, [{"msg": "internal error; see the logs for this request's correlation id"}])
+    return _problem(
+        status, problem(status, [{"msg": "internal error; see the logs for this request's correlation id"}])
     )
+
+
+# The `type` of a domain error that names a field, by status.
+_RULES: dict[int, str] = {
+    HTTPStatus.UNPROCESSABLE_ENTITY: "invalid_request",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "too_large",
+    HTTPStatus.PRECONDITION_FAILED: "stale_version",
+    HTTPStatus.PRECONDITION_REQUIRED: "missing_version",
+}
 
 
 def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response]) -> Response:
@@ -169,7 +209,7 @@ def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middlewar
         given = set((app.current_event.query_string_parameters or {}).keys())
         unknown = sorted(given - known)
         if unknown:
-            detail = [
+            errors = [
                 {
                     "loc": ["query", name],
                     "type": "unknown_parameter",
@@ -177,7 +217,7 @@ def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middlewar
                 }
                 for name in unknown
             ]
-            return _json(HTTPStatus.UNPROCESSABLE_ENTITY, error_body(HTTPStatus.UNPROCESSABLE_ENTITY, detail))
+            return _problem(HTTPStatus.UNPROCESSABLE_ENTITY, problem(HTTPStatus.UNPROCESSABLE_ENTITY, errors))
     return next_middleware(app)
 
 
@@ -185,31 +225,31 @@ def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middlewar
 
 
 class ErrorDetail(BaseModel):
-    loc: list[str | int] | None = Field(
-        None, description="Where the problem is: query, path, header or body, and the field"
-    )
-    type: str | None = Field(None, description="The rule broken, e.g. missing, greater_than_equal, unknown_parameter")
+    loc: list[str | int] = Field(description="Where the problem is: query, path, header or body, and the field")
+    type: str = Field(description="The rule broken, e.g. missing, greater_than_equal, unknown_parameter")
     msg: str
 
 
 class ErrorBody(BaseModel):
-    """The body of every error answer."""
+    """The body of every error answer: an RFC 9457 problem (`application/problem+json`)."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    status_code: int = Field(alias="statusCode")
-    detail: list[ErrorDetail]
+    type: str = Field(description="A URI naming the kind of problem; about:blank: the HTTP status says it")
+    title: str = Field(description="The HTTP status's phrase")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong, in words")
+    errors: list[ErrorDetail] = Field(description="Each field and rule at fault (empty when no field is)")
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The request cannot be read",
     401: "No bearer token, or an invalid or expired one",
     403: "The caller's role or tenant may not do this",
     404: "No such resource, or one the caller may not see",
     409: "Conflicts with the stored state (a live budget of the tenant already has this name)",
     412: "The version given (If-Match or `version`) is not the current one",
     413: "The body is larger than 10 MB",
-    415: "The body is not JSON (Content-Type: application/json)",
-    422: "A parameter or field breaks a rule: `detail` names each one, with its location and the rule",
+    415: "The body is not of the route's media type (application/json; text/csv for a FOCUS import)",
+    422: "A parameter or field breaks a rule: `errors` names each one, with its location and the rule",
     428: "The current version is required (If-Match header or `version` field)",
     503: "A database is slow or unavailable: nothing was changed; retry after `Retry-After` seconds",
 }
@@ -224,7 +264,7 @@ ERROR_BODY_REF = "#/components/schemas/ErrorBody"
 def error_response(status: int) -> OpenAPIResponse:
     response: OpenAPIResponse = {
         "description": ERROR_DESCRIPTIONS[status],
-        "content": {JSON: {"schema": {"$ref": ERROR_BODY_REF}}},
+        "content": {PROBLEM_JSON: {"schema": {"$ref": ERROR_BODY_REF}}},
     }
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         response["headers"] = {
@@ -233,19 +273,34 @@ def error_response(status: int) -> OpenAPIResponse:
     return response
 
 
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'The budget\'s version, quoted ("3"): send it back as If-Match',
+        "schema": {"type": "string"},
+    }
+}
+LOCATION_HEADER = {"Location": {"description": "The path of the budget created", "schema": {"type": "string"}}}
+
+
 def route_responses(
-    *errors: int, success: int = 200, description: str = "OK", content: dict[str, Any] | None = None
+    *errors: int,
+    success: int = 200,
+    description: str = "OK",
+    content: dict[str, Any] | None = None,
+    headers: dict[str, Any] | None = None,
 ) -> dict[int, OpenAPIResponse]:
-    """A route's `responses`: its success (with the return type's schema unless `content` is given) and the
-    errors it answers beyond those `document_errors` adds to every route."""
+    """A route's `responses`: its success (with the return type's schema unless `content` is given, and the headers
+    it sets) and the errors it answers beyond those `document_errors` adds to every route."""
     success_response: OpenAPIResponse = {"description": description}
     if content is not None:
         success_response["content"] = content
+    if headers is not None:
+        success_response["headers"] = headers
     return {success: success_response, **{status: error_response(status) for status in errors}}
 
 
 def document_errors(document: dict[str, Any]) -> dict[str, Any]:
-    """Add to every operation of an OpenAPI document the errors it can answer, all with the `ErrorBody` schema.
+    """Add to every operation of an OpenAPI document the errors it can answer, all RFC 9457 problems (`ErrorBody`).
 
     Every route: 401, 403, 422 (in place of Powertools' own validation schema: ours names the rule too) and 503;
     a route with a body: 413 and 415; with a path parameter: 404. Extras a route declares stay.

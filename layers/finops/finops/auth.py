@@ -30,8 +30,10 @@ class Role(StrEnum):
 class Permission(StrEnum):
     READ_COSTS = "read_costs"
     INGEST = "ingest"
+    # Importing a cloud bill (FOCUS) into a tenant; without a tenant (a column names them) it is `system` only.
+    IMPORT_COSTS = "import_costs"
     AGGREGATE = "aggregate"
-    MANAGE_RATE_CARD = "manage_rate_card"
+    MANAGE_RATE_CARD = "manage_rate_card"  # also the exchange-rate table, published the same way
     READ_BUDGETS = "read_budgets"
     MANAGE_BUDGETS = "manage_budgets"
     CHECK_ENFORCEMENT = "check_enforcement"
@@ -45,6 +47,7 @@ _OWN_TENANT_GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.READ_COSTS: frozenset({Role.USER, Role.ADMIN}),
     Permission.READ_BUDGETS: frozenset({Role.USER, Role.ADMIN}),
     Permission.INGEST: frozenset({Role.ADMIN}),
+    Permission.IMPORT_COSTS: frozenset({Role.ADMIN}),
     Permission.AGGREGATE: frozenset({Role.ADMIN}),
     Permission.MANAGE_BUDGETS: frozenset({Role.ADMIN}),
     Permission.CHECK_ENFORCEMENT: frozenset({Role.ADMIN}),

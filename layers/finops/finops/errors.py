@@ -35,6 +35,15 @@ class PreconditionFailed(FinOpsError):
     status_code = 412
 
 
+class PayloadTooLarge(FinOpsError):
+    """A body that is (or decompresses to) more than the route accepts."""
+
+    status_code = 413
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="body", location="body")
+
+
 class InvalidRequest(FinOpsError):
     """A request that parsed but breaks a rule across fields (for example `from` after `to`)."""
 

@@ -81,6 +81,18 @@ class Settings(BaseModel):
 
     max_query_days: int = Field(400, alias="MAX_QUERY_DAYS", ge=1, le=3650)
 
+    # Imported cost (FOCUS bills) is history: rows older than this are not imported. Keep it equal to the
+    # imported_costs table's TTL (README, "Importing FOCUS cost data"), which removes them from storage.
+    imported_cost_retention_days: int = Field(3653, alias="IMPORTED_COST_RETENTION_DAYS", ge=1, le=36_500)
+    # The ProviderName, PublisherName and InvoiceIssuerName of the platform's own (telemetry) rows in a FOCUS export.
+    focus_provider_name: str = Field(
+        "FinOps Cost Explorer",
+        alias="FOCUS_PROVIDER_NAME",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

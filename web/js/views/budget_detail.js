@@ -82,9 +82,9 @@ export async function budgetDetailView(ctx) {
     saved ? message("success", h("p", {}, `Saved: the budget is at version ${saved}.`)) : null,
     budget.deletedAt ? message("info", h("p", {}, `Deleted on ${dateTime(budget.deletedAt)}.`)) : null,
     status ? h("div", { class: "kpis" },
-      h("div", { class: "kpi", dataset: { kpi: "spent" } }, h("div", { class: "kpi-label" }, "Spent this period"), h("div", { class: "kpi-value" }, money(status.spent)), h("div", { class: "kpi-detail" }, `${range(status.periodStart, status.periodEnd)}, as of ${dateTime(status.spendAsOf)}`)),
-      h("div", { class: "kpi", dataset: { kpi: "amount" } }, h("div", { class: "kpi-label" }, "Amount"), h("div", { class: "kpi-value" }, money(status.amount)), h("div", { class: "kpi-detail" }, `${percent(status.percentUsed)} used · ${money(status.remaining)} left`)),
-      h("div", { class: "kpi", dataset: { kpi: "forecast" } }, h("div", { class: "kpi-label" }, "Forecast at period end"), h("div", { class: "kpi-value", id: "forecast-value" }, status.forecastedSpend !== null && status.forecastedSpend !== undefined ? money(status.forecastedSpend) : "…"),
+      h("div", { class: "kpi", dataset: { kpi: "spent" } }, h("div", { class: "kpi-label" }, "Spent this period"), h("div", { class: "kpi-value" }, money(status.spent, budget.currency)), h("div", { class: "kpi-detail" }, `${range(status.periodStart, status.periodEnd)}, as of ${dateTime(status.spendAsOf)}`)),
+      h("div", { class: "kpi", dataset: { kpi: "amount" } }, h("div", { class: "kpi-label" }, "Amount"), h("div", { class: "kpi-value" }, money(status.amount, budget.currency)), h("div", { class: "kpi-detail" }, `${percent(status.percentUsed)} used · ${money(status.remaining, budget.currency)} left`)),
+      h("div", { class: "kpi", dataset: { kpi: "forecast" } }, h("div", { class: "kpi-label" }, "Forecast at period end"), h("div", { class: "kpi-value", id: "forecast-value" }, status.forecastedSpend !== null && status.forecastedSpend !== undefined ? money(status.forecastedSpend, budget.currency) : "…"),
         h("div", { class: "kpi-detail", id: "forecast-detail" }, status.forecastExceedProbability !== null && status.forecastExceedProbability !== undefined ? `${percent(status.forecastExceedProbability * 100, 0)} chance of exceeding${status.forecastBreachDate ? `, around ${longDay(status.forecastBreachDate)}` : ""} (daily check)` : "")),
       h("div", { class: "kpi", dataset: { kpi: "actions" } }, h("div", { class: "kpi-label" }, "In effect"), h("div", { class: "kpi-value small" }, status.activeActions.length ? status.activeActions.map((a) => ACTIONS[a]).join(", ") : "Nothing"), h("div", { class: "kpi-detail" }, status.state === "ok" ? "under the notify threshold" : ""))) : null,
     historyPanel.section,
@@ -126,7 +126,7 @@ function drawEvents(target, id, firstPage) {
 async function drawHistory(target, { tenant, budget, status }) {
   const now = dates.today();
   const period = [status.periodStart, status.periodEnd];
-  const scope = { categories: budget.categories, models: budget.models, regions: budget.regions, services: budget.services };
+  const scope = { categories: budget.categories, models: budget.models, regions: budget.regions, services: budget.services, currency: budget.currency };
   const spend = await periodSpend(tenant, scope, period, now);
   const forecast = await periodForecast(tenant, scope, period, spend, budget.period, now);
   const periods = dates.eachDay(period[0], period[1]);
@@ -149,14 +149,14 @@ async function drawHistory(target, { tenant, budget, status }) {
     }
     lines.push({ label: `Forecast (${forecast.method})`, color: "#555", dashed: true, values, note: "expected cumulative spend" });
     if (forecast.lower95 !== null) {
-      errorBars.push({ index: periods.length - 1, lower: forecast.lower95 * scale, upper: forecast.upper95 * scale, color: "#999", label: `95% interval at period end: ${money(forecast.lower95 * scale)} – ${money(forecast.upper95 * scale)}` });
-      errorBars.push({ index: periods.length - 1, lower: forecast.lower80 * scale, upper: forecast.upper80 * scale, color: "#555", label: `80% interval at period end: ${money(forecast.lower80 * scale)} – ${money(forecast.upper80 * scale)}` });
+      errorBars.push({ index: periods.length - 1, lower: forecast.lower95 * scale, upper: forecast.upper95 * scale, color: "#999", label: `95% interval at period end: ${money(forecast.lower95 * scale, budget.currency)} – ${money(forecast.upper95 * scale, budget.currency)}` });
+      errorBars.push({ index: periods.length - 1, lower: forecast.lower80 * scale, upper: forecast.upper80 * scale, color: "#555", label: `80% interval at period end: ${money(forecast.lower80 * scale, budget.currency)} – ${money(forecast.upper80 * scale, budget.currency)}` });
     }
     const value = document.getElementById("forecast-value");
     if (value && (status.forecastedSpend === null || status.forecastedSpend === undefined)) {
-      value.textContent = money(forecast.expected * scale);
+      value.textContent = money(forecast.expected * scale, budget.currency);
       const crossing = crossingDate(spend, forecast, budget.amount / scale);
-      document.getElementById("forecast-detail").textContent = `${percent(((forecast.expected * scale) / budget.amount) * 100)} of the amount${forecast.lower80 !== null ? `; 80%: ${money(forecast.lower80 * scale)} – ${money(forecast.upper80 * scale)}` : ""}${crossing ? `; crosses it around ${longDay(crossing)}` : ""} (live forecast)`;
+      document.getElementById("forecast-detail").textContent = `${percent(((forecast.expected * scale) / budget.amount) * 100)} of the amount${forecast.lower80 !== null ? `; 80%: ${money(forecast.lower80 * scale, budget.currency)} – ${money(forecast.upper80 * scale, budget.currency)}` : ""}${crossing ? `; crosses it around ${longDay(crossing)}` : ""} (live forecast)`;
     }
   } else {
     const value = document.getElementById("forecast-value");

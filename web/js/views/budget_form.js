@@ -172,7 +172,7 @@ export async function budgetFormView(ctx) {
   }
   function showErrors(error) {
     const general = [];
-    for (const d of error.detail.length ? error.detail : [{ msg: error.message }]) {
+    for (const d of error.errors.length ? error.errors : [{ msg: error.message }]) {
       const name = fieldFor(form, d.loc, d.msg);
       const text = String(d.msg || "").replace(/^Value error, /, "");
       if (!name) {
@@ -219,7 +219,7 @@ export async function budgetFormView(ctx) {
       if (error.status === 422) showErrors(error);
       else if (error.status === 412) {
         replace(errorsBox, message("error", h("p", {}, h("strong", {}, "Someone else changed this budget while you were editing it. "),
-          `Your changes were not saved (you edited version ${version}; ${error.detail[0]?.msg || error.message}). Reload it to see their changes, then make yours again.`),
+          `Your changes were not saved (you edited version ${version}; ${error.detail || error.message}). Reload it to see their changes, then make yours again.`),
         h("button", { type: "button", onclick: () => ctx.navigate(location.pathname, { replace: true }) }, "Reload the budget")));
         errorsBox.focus();
       } else {

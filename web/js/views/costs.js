@@ -7,7 +7,7 @@ import { h, message, panel, replace } from "../dom.js";
 import { CATEGORIES, categoryLabel, day, money, month, range } from "../format.js";
 import { noDataMessage, pageHeader } from "./common.js";
 
-const GROUPS = { category: "Category", subcategory: "Subcategory", model: "Model", region: "Region", service: "Service" };
+const GROUPS = { category: "Category", subcategory: "Subcategory", model: "Model", region: "Region", service: "Service", source: "Source", chargeCategory: "Charge category" };
 const GRANULARITIES = { daily: "Daily", weekly: "Weekly", monthly: "Monthly" };
 const CHART_GROUPS = 8;
 
@@ -106,8 +106,8 @@ export async function costsView(ctx) {
       if (mine !== loads) return;
       if (error instanceof ApiError && error.status === 422) {
         // Next to the date field the API names, when it names one.
-        const fields = error.detail.map((d) => d.loc?.[d.loc.length - 1]).filter((n) => n === "from" || n === "to");
-        for (const name of fields.length ? fields : ["from"]) controls.querySelector(`#${name}-error`).textContent = error.detail.map((d) => d.msg).join("; ") || error.message;
+        const fields = error.errors.map((d) => d.loc?.[d.loc.length - 1]).filter((n) => n === "from" || n === "to");
+        for (const name of fields.length ? fields : ["from"]) controls.querySelector(`#${name}-error`).textContent = error.errors.map((d) => d.msg).join("; ") || error.detail || error.message;
         status.textContent = "Fix the dates to see costs.";
         return;
       }

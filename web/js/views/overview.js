@@ -103,13 +103,13 @@ function drawBudgets(target, { tenant, user, mtd, monthForecast, statuses, budge
     rows.push(h("div", { class: "budget-row", dataset: { row: status.budgetId } },
       h("div", { class: "budget-row-head" },
         h("a", { href: `/tenants/${encodeURIComponent(tenant)}/budgets/${encodeURIComponent(status.budgetId)}` }, status.name), " ", stateBadge(status.state),
-        h("span", { class: "hint" }, ` ${money(status.spent)} of ${money(status.amount)} (${percent(status.percentUsed)})${status.forecastedSpend !== null && status.forecastedSpend !== undefined ? ` · forecast ${money(status.forecastedSpend)}` : ""} · ${range(status.periodStart, status.periodEnd)}`)),
+        h("span", { class: "hint" }, ` ${money(status.spent, status.currency)} of ${money(status.amount, status.currency)} (${percent(status.percentUsed)})${status.forecastedSpend !== null && status.forecastedSpend !== undefined ? ` · forecast ${money(status.forecastedSpend, status.currency)}` : ""} · ${range(status.periodStart, status.periodEnd)}`)),
       gauge({
         spent: status.spent,
         amount: status.amount,
         forecast: status.forecastedSpend,
         thresholds: budget ? thresholdMarks(budget) : [],
-        label: `${status.name}: ${money(status.spent)} of ${money(status.amount)}`,
+        label: `${status.name}: ${money(status.spent, status.currency)} of ${money(status.amount, status.currency)}`,
       })));
   }
   if (!statuses.length) {

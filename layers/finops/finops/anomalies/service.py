@@ -383,7 +383,7 @@ def _root_causes(
     first, last = min(days) - timedelta(days=ROOT_CAUSE_WINDOW), max(days)
     rows_sql, params = effective_rows(tenants, first, last)
     rows = client.query(
-        f"SELECT tenant_id, toString(service_category), day, dim.1, dim.2, sum(billed_cost) FROM ({rows_sql}) "
+        f"SELECT tenant_id, toString(service_category), day, dim.1, dim.2, sum(reported_cost) FROM ({rows_sql}) "
         "ARRAY JOIN [('model', toString(model)), ('region', toString(region_id)), ('service', toString(service_name))] AS dim "
         "WHERE dim.2 != '' GROUP BY 1, 2, 3, 4, 5",
         parameters=params,

@@ -10,7 +10,18 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import AfterValidator, Field, model_validator
 
-from finops.models.common import CURRENCY, ApiDate, Category, Label, Money, Reply, RequestBody, TenantId, UsdMicros
+from finops.models.common import (
+    CURRENCY,
+    ApiDate,
+    Category,
+    CurrencyCode,
+    Label,
+    Money,
+    Reply,
+    RequestBody,
+    TenantId,
+    UsdMicros,
+)
 
 Period = Literal["daily", "monthly", "quarterly", "annual"]
 Action = Literal["notify", "alert_admins", "rate_limit", "block_ai", "block_export"]
@@ -42,7 +53,10 @@ Email = Annotated[str, AfterValidator(_email)]
 Threshold = Annotated[Decimal, Field(ge=1, le=1000, decimal_places=2, description="Percent of the amount, 1 to 1000")]
 # At least a cent: a smaller budget is no budget, and its percentages would be meaningless.
 MIN_BUDGET_USD = Decimal("0.01")
-Amount = Annotated[UsdMicros, Field(ge=MIN_BUDGET_USD, description="USD, 0.01 to 10^12, at most 6 decimal places")]
+Amount = Annotated[
+    UsdMicros,
+    Field(ge=MIN_BUDGET_USD, description="In the budget's currency, 0.01 to 10^12, at most 6 decimal places"),
+]
 # What one operation is expected to cost; far above any single call, far below what a budget may hold.
 MAX_ESTIMATE_USD = Decimal(10**9)
 Estimate = Annotated[UsdMicros, Field(le=MAX_ESTIMATE_USD, description="USD, 0 to 10^9, at most 6 decimal places")]
@@ -92,6 +106,11 @@ class BudgetCreate(RequestBody):
     tenant_id: TenantId = Field(alias="tenantId")
     name: Name
     amount: Amount
+    currency: CurrencyCode = Field(
+        CURRENCY,
+        description="The budget's currency, set at creation (default USD): its amount, spend and alerts are in it; "
+        "another one needs exchange rates from startDate on",
+    )
     period: Period
     categories: Annotated[list[Category], AfterValidator(_unique)] = Field(
         default_factory=list, description="Empty: all categories"
@@ -135,6 +154,14 @@ class Budget(Reply):
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
     deleted_at: datetime | None = Field(None, alias="deletedAt")
+
+    @property
+    def etag(self) -> str:
+        """The budget's entity tag: its version, quoted (RFC 9110); `If-Match` takes it back."""
+        return f'"{self.version}"'
+
+    def location(self) -> str:
+        return f"/api/ai-budget/finops/budgets/{self.id}"
 
 
 class BudgetList(Reply):

@@ -43,9 +43,10 @@ from finops.budgets.policy import (
 )
 from finops.budgets.spend import Spend, SpendReader
 from finops.budgets.store import BudgetRecord, transaction
+from finops.currencies.rates import ExchangeRates, current_exchange_rates
 from finops.db.faults import as_unavailable
 from finops.errors import InvalidRequest, NotFound, PreconditionFailed
-from finops.models.common import MICRO, quantize
+from finops.models.common import CURRENCY, MICRO, quantize
 from finops.observability import add_count, logger
 from finops.settings import get_settings
 
@@ -102,10 +103,13 @@ class Budgets:
         notifier: Notifier | None = None,
         conn: Connection | None = None,
         connect: Callable[[], Connection] | None = None,
+        exchange_rates: Callable[[], ExchangeRates] | None = None,
     ) -> None:
         if (conn is None) == (connect is None):
             raise ValueError("give either a connection or a way to connect")
         self.spend_reader = spend_reader
+        # Budgets in another currency than USD: enforcement estimates (USD) are converted into theirs.
+        self.exchange_rates = exchange_rates or (lambda: current_exchange_rates(self.spend_reader.client))
         self.notifier = notifier or Notifier()
         self._conn = conn
         self._connect = connect
@@ -121,6 +125,14 @@ class Budgets:
 
     def create(self, principal: Principal, request: BudgetCreate) -> Budget:
         principal.require(Permission.MANAGE_BUDGETS, request.tenant_id)
+        if request.currency != CURRENCY and not self.exchange_rates().has_rate(request.currency, request.start_date):
+            raise InvalidRequest(
+                f"no exchange rate for {request.currency} on {request.start_date.isoformat()}: a budget's spend is "
+                "converted into its currency from its start date on; publish rates first "
+                "(POST /v1/analytics/finops/exchange-rates)",
+                field="currency",
+                location="body",
+            )
         with transaction(self.conn):
             budget = store.insert_budget(self.conn, request, actor=principal.subject)
             store.record_event(
@@ -249,13 +261,14 @@ class Budgets:
             covering = [b for b in budgets if covers(b.policy_view, check.operation_type)]
             now = datetime.now(UTC)
             readings = self.spend_reader.spend(covering, now.date()) if covering else {}
+            estimates = self._estimates(covering, check.estimated_cost_usd, now.date())
             with transaction(self.conn):
                 if idempotency_key is not None and not store.claim_idempotency_key(
                     self.conn, scope, idempotency_key, fingerprint
                 ):
                     replayed = None  # a concurrent duplicate committed first: answer what it answered
                 else:
-                    decision = self._decide_locked(covering, readings, check, now)
+                    decision = self._decide_locked(covering, readings, estimates, check, now)
                     if idempotency_key is not None:
                         store.save_idempotent_decision(
                             self.conn, scope, idempotency_key, decision.model_dump(mode="json", by_alias=True)
@@ -284,10 +297,20 @@ class Budgets:
             )
         return EnforcementDecision.model_validate(stored.decision)
 
+    def _estimates(self, budgets: Sequence[BudgetRecord], estimate_usd: Decimal, today: date) -> dict[str, Decimal]:
+        """The operation's estimate (USD) in each budget's currency, at today's rate; read before any lock."""
+        foreign = [b for b in budgets if b.currency != CURRENCY and estimate_usd > 0]
+        rates = self.exchange_rates() if foreign else None
+        return {
+            b.id: rates.convert(estimate_usd, CURRENCY, b.currency, today) if rates and b in foreign else estimate_usd
+            for b in budgets
+        }
+
     def _decide_locked(
         self,
         covering: Sequence[BudgetRecord],
         readings: dict[str, Spend],
+        estimates: dict[str, Decimal],
         check: EnforcementCheck,
         now: datetime,
     ) -> EnforcementDecision:
@@ -303,14 +326,12 @@ class Budgets:
             self._evaluate(budget, spend, source="realtime")
             if spend.period is None:  # not started yet
                 continue
-            projected = spend.amount + reserved.get(budget.id, Decimal(0)) + check.estimated_cost_usd
+            projected = spend.amount + reserved.get(budget.id, Decimal(0)) + estimates[read.id]
             decisions.append(decide(budget.policy_view, check.operation_type, percent_used(projected, budget.amount)))
         decision = strictest(decisions)
         if decision.allowed and check.estimated_cost_usd > 0 and weighed:
             expires = now + timedelta(seconds=get_settings().reservation_ttl_seconds)
-            store.add_reservations(
-                self.conn, [b.id for b in weighed], check.estimated_cost_usd, check.operation_type, expires
-            )
+            store.add_reservations(self.conn, {b.id: estimates[b.id] for b in weighed}, check.operation_type, expires)
         return decision
 
     def evaluate_tenants(self, tenants: Sequence[str]) -> int:
@@ -669,6 +690,7 @@ def _alerts(
                 actions=list(budget.actions),
                 topic=topic,  # type: ignore[arg-type]
                 details=details,
+                currency=budget.currency,
             ),
             event_id,
             budget.tenant_id,
@@ -703,6 +725,7 @@ def _status(budget: BudgetRecord, spend: Spend, today: date) -> BudgetStatus:
         budget_id=budget.id,
         tenant_id=budget.tenant_id,
         name=budget.name,
+        currency=budget.currency,
         amount=budget.amount,
         spent=spend.amount,
         remaining=max(budget.amount - spend.amount, Decimal(0)),

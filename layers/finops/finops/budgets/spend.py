@@ -52,7 +52,7 @@ class SpendReader:
         # A factory is called on first use, so a ClickHouse that is down fails a read, not the wiring.
         self._client_or_factory = client
         self._max_age = max_age_seconds
-        self._cache: dict[tuple[tuple[str, tuple[Range, ...]], ...], tuple[float, datetime, SpendRows]] = {}
+        self._cache: dict[tuple[str, tuple[tuple[str, tuple[Range, ...]], ...]], tuple[float, datetime, SpendRows]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -62,6 +62,16 @@ class SpendReader:
         return self._client_or_factory
 
     def spend(self, budgets: Sequence[BudgetRecord], today: date) -> dict[str, Spend]:
+        """Each budget's spend this period, in its own currency (one query per currency and batch of tenants)."""
+        by_currency: dict[str, list[BudgetRecord]] = {}
+        for budget in budgets:
+            by_currency.setdefault(budget.currency, []).append(budget)
+        result: dict[str, Spend] = {}
+        for currency, group in sorted(by_currency.items()):
+            result.update(self._spend_in(currency, group, today))
+        return result
+
+    def _spend_in(self, currency: str, budgets: Sequence[BudgetRecord], today: date) -> dict[str, Spend]:
         periods = {b.id: current_period(b, today) for b in budgets}
         wanted: dict[str, set[Range]] = {}
         for budget in budgets:
@@ -72,7 +82,7 @@ class SpendReader:
         if not wanted:
             return {b.id: Spend(Decimal(0), now, None) for b in budgets}
         ranges = tuple(sorted((tenant, tuple(sorted(r))) for tenant, r in wanted.items()))
-        as_of, rows = self._rows(ranges)
+        as_of, rows = self._rows(currency, ranges)
         result = {}
         for budget in budgets:
             period = periods[budget.id]
@@ -87,23 +97,24 @@ class SpendReader:
         with self._lock:
             self._cache.clear()
 
-    def _rows(self, ranges: tuple[tuple[str, tuple[Range, ...]], ...]) -> tuple[datetime, SpendRows]:
+    def _rows(self, currency: str, ranges: tuple[tuple[str, tuple[Range, ...]], ...]) -> tuple[datetime, SpendRows]:
+        key = (currency, ranges)
         with self._lock:
-            cached = self._cache.get(ranges)
+            cached = self._cache.get(key)
             if cached and time.monotonic() - cached[0] < self._max_age:
                 return cached[1], cached[2]
         as_of = datetime.now(UTC)
         rows: SpendRows = {}
         for first in range(0, len(ranges), TENANTS_PER_QUERY):
-            rows.update(self._query(dict(ranges[first : first + TENANTS_PER_QUERY])))
+            rows.update(self._query(currency, dict(ranges[first : first + TENANTS_PER_QUERY])))
         with self._lock:
-            self._cache[ranges] = (time.monotonic(), as_of, rows)
+            self._cache[key] = (time.monotonic(), as_of, rows)
             if len(self._cache) > 10_000:  # bounded: drop the oldest half
                 for stale in sorted(self._cache, key=lambda k: self._cache[k][0])[:5_000]:
                     del self._cache[stale]
         return as_of, rows
 
-    def _query(self, ranges: dict[str, tuple[Range, ...]]) -> SpendRows:
+    def _query(self, currency: str, ranges: dict[str, tuple[Range, ...]]) -> SpendRows:
         tenants = sorted(ranges)
         start = min(r[0] for rs in ranges.values() for r in rs)
         end = max(r[1] for rs in ranges.values() for r in rs)
@@ -111,7 +122,7 @@ class SpendReader:
         boundaries = {
             t: sorted({r[0] for r in ranges[t]} | {r[1] + timedelta(days=1) for r in ranges[t]}) for t in tenants
         }
-        rows_sql, params = effective_rows(tenants, start, end)
+        rows_sql, params = effective_rows(tenants, start, end, currency=currency)
         params["seg_tenants"] = tenants
         params["seg_index"] = list(range(1, len(tenants) + 1))
         params["seg_bounds"] = [boundaries[t] for t in tenants]
@@ -119,7 +130,7 @@ class SpendReader:
             "SELECT tenant_id, toString(service_category), toString(model), toString(region_id), "
             "toString(service_name), arrayCount(b -> b <= day, arrayElement({seg_bounds:Array(Array(Date))}, "
             "transform(toString(tenant_id), {seg_tenants:Array(String)}, {seg_index:Array(UInt32)}, toUInt32(0)))) "
-            f"AS segment, sum(billed_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3, 4, 5, 6"
+            f"AS segment, sum(reported_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3, 4, 5, 6"
         )
         segments: dict[tuple[str, str, str, str, str], dict[int, Decimal]] = {}
         for tenant, category, model, region, service, segment, cost in self.client.query(

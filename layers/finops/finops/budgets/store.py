@@ -18,12 +18,13 @@ from pg8000.native import Connection
 from finops.budgets.models import Budget, BudgetCreate, BudgetEvent, BudgetPolicy
 from finops.budgets.policy import DueEvent, PolicyView
 from finops.errors import Conflict, InvalidRequest
+from finops.models.common import CURRENCY
 
 _BUDGET_COLUMNS = (
     "id, tenant_id, name, amount, period, start_date, categories, models, regions, services, notify_threshold, "
     "enforce_threshold, actions, notify_emails, admin_emails, rate_limit_factor, version, threshold_generation, "
     "state, period_start, spent, spend_as_of, created_by, created_at, updated_at, deleted_at, forecasted_spend, "
-    "forecast_exceed_probability, forecast_breach_date, forecast_as_of"
+    "forecast_exceed_probability, forecast_breach_date, forecast_as_of, currency"
 )
 _EVENT_COLUMNS = (
     "id, budget_id, event_type, severity, period_start, threshold_percent, spent, amount, percent_used, actor, "
@@ -63,6 +64,7 @@ class BudgetRecord:
     forecast_exceed_probability: Decimal | None = None
     forecast_breach_date: date | None = None
     forecast_as_of: datetime | None = None
+    currency: str = CURRENCY
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> BudgetRecord:
@@ -90,6 +92,7 @@ class BudgetRecord:
             tenant_id=self.tenant_id,
             name=self.name,
             amount=self.amount,
+            currency=self.currency,
             period=self.period,  # type: ignore[arg-type]
             categories=list(self.categories),  # type: ignore[arg-type]
             models=list(self.models),
@@ -136,8 +139,8 @@ def insert_budget(conn: Connection, request: BudgetCreate, *, actor: str) -> Bud
         rows = conn.run(
             f"INSERT INTO finops_budgets (tenant_id, name, amount, period, start_date, categories, models, regions, "
             f"services, notify_threshold, enforce_threshold, actions, notify_emails, admin_emails, rate_limit_factor, "
-            f"created_by) VALUES (:tenant, :name, :amount, :period, :start, :categories, :models, :regions, "
-            f":services, :notify, :enforce, :actions, :notify_emails, :admin_emails, :factor, :actor) "
+            f"created_by, currency) VALUES (:tenant, :name, :amount, :period, :start, :categories, :models, :regions, "
+            f":services, :notify, :enforce, :actions, :notify_emails, :admin_emails, :factor, :actor, :currency) "
             f"RETURNING {_BUDGET_COLUMNS}",
             tenant=request.tenant_id,
             name=request.name,
@@ -155,6 +158,7 @@ def insert_budget(conn: Connection, request: BudgetCreate, *, actor: str) -> Bud
             admin_emails=policy.admin_emails,
             factor=policy.rate_limit_factor,
             actor=actor,
+            currency=request.currency,
         )
     except DatabaseError as error:
         raise _domain_error(error) from error
@@ -461,17 +465,17 @@ def reserved_amounts(conn: Connection, budget_ids: Sequence[str], now: datetime)
     return {str(r[0]): Decimal(r[1]) for r in rows}
 
 
-def add_reservations(
-    conn: Connection, budget_ids: Sequence[str], amount: Decimal, operation_type: str, expires_at: datetime
-) -> None:
-    """Reserve an allowed operation's estimated cost against several budgets, in one statement."""
-    if not budget_ids:
+def add_reservations(conn: Connection, amounts: dict[str, Decimal], operation_type: str, expires_at: datetime) -> None:
+    """Reserve an allowed operation's estimated cost against several budgets (each in its own currency), in one
+    statement."""
+    if not amounts:
         return
     conn.run(
         "INSERT INTO finops_budget_reservations (budget_id, amount, operation_type, expires_at) "
-        "SELECT id, :amount, :operation, :expires FROM unnest(CAST(:ids AS uuid[])) AS id",
-        ids=list(budget_ids),
-        amount=amount,
+        "SELECT id, amount, :operation, :expires "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:amounts AS numeric[])) AS r(id, amount)",
+        ids=list(amounts),
+        amounts=list(amounts.values()),
         operation=operation_type,
         expires=expires_at,
     )

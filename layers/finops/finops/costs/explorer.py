@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -41,9 +42,7 @@ def get_costs(
 ) -> CostsResponse:
     rows = CostReader(client).grouped(scope, granularity=granularity, dimension=group_by)
     return CostsResponse(
-        tenant_id=scope.tenant_id,
-        from_=scope.start,
-        to=scope.end,
+        **_about(scope),
         group_by=group_by,
         granularity=granularity,
         total=sum((cost for _, _, cost in rows), Decimal(0)),
@@ -97,7 +96,10 @@ def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> Bre
         key=lambda r: (-r.cost, r.key),
     )
     return BreakdownResponse(
-        tenant_id=scope.tenant_id, from_=scope.start, to=scope.end, dimension=dimension, total=total, rows=shares
+        **_about(scope),
+        dimension=dimension,
+        total=total,
+        rows=shares,
     )
 
 
@@ -106,7 +108,9 @@ def get_top_drivers(client: Client, scope: CostScope, *, limit: int) -> TopDrive
     total = sum((row[2] for row in rows if row[0] == "category"), Decimal(0))
     drivers = _drivers(rows, total)
     return TopDriversResponse(
-        tenant_id=scope.tenant_id, from_=scope.start, to=scope.end, total=total, drivers=drivers[:limit]
+        **_about(scope),
+        total=total,
+        drivers=drivers[:limit],
     )
 
 
@@ -127,9 +131,7 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
     elapsed = (reference - month_start).days + 1
     previous = scope.previous()
     return SummaryResponse(
-        tenant_id=scope.tenant_id,
-        from_=scope.start,
-        to=scope.end,
+        **_about(scope),
         total=total,
         previous_period=PeriodTotal(from_=previous.start, to=previous.end, total=previous_total),
         change_percent=_change(total, previous_total),
@@ -193,6 +195,17 @@ def run_daily_aggregation(client: Client, *, today: date | None = None) -> Aggre
         repriced=False,
         days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
     )
+
+
+def _about(scope: CostScope) -> dict[str, Any]:
+    """What every reply says of its scope: whose cost, which days, in which currency, which metric."""
+    return {
+        "tenant_id": scope.tenant_id,
+        "from_": scope.start,
+        "to": scope.end,
+        "currency": scope.currency,
+        "metric": scope.metric,
+    }
 
 
 def _drivers(rows: list[tuple[str, str, Decimal, Decimal, Decimal]], total: Decimal) -> list[Driver]:

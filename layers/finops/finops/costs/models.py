@@ -28,6 +28,7 @@ class CostsResponse(Reply):
     from_: date = Field(alias="from")
     to: date
     currency: str = CURRENCY
+    metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
     group_by: str | None = Field(None, alias="groupBy")
     granularity: str
     total: Money
@@ -45,6 +46,7 @@ class BreakdownResponse(Reply):
     from_: date = Field(alias="from")
     to: date
     currency: str = CURRENCY
+    metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
     dimension: str
     total: Money
     rows: list[ShareRow]
@@ -64,6 +66,7 @@ class TopDriversResponse(Reply):
     from_: date = Field(alias="from")
     to: date
     currency: str = CURRENCY
+    metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
     total: Money
     drivers: list[Driver]
 
@@ -87,6 +90,7 @@ class SummaryResponse(Reply):
     from_: date = Field(alias="from")
     to: date
     currency: str = CURRENCY
+    metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
     total: Money
     previous_period: PeriodTotal = Field(alias="previousPeriod")
     change_percent: float | None = Field(alias="changePercent", description="null when the previous period cost 0")

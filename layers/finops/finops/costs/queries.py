@@ -15,8 +15,8 @@ server-side parameters.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -24,14 +24,33 @@ from typing import Annotated, Any, Literal
 from clickhouse_connect.driver.client import Client
 from pydantic import Field
 
+from finops.costs.meters import METERS
+from finops.db.faults import NO_EXCHANGE_RATE_MARKER
 from finops.errors import InvalidRequest
-from finops.models.common import Category
+from finops.models.common import CHARGE_CATEGORIES, CURRENCY, Category
 from finops.observability import add_milliseconds
+from finops.settings import get_settings
 
-Dimension = Literal["category", "subcategory", "model", "region", "service"]
+Dimension = Literal["category", "subcategory", "model", "region", "service", "source", "chargeCategory"]
 Granularity = Literal["daily", "weekly", "monthly", "total"]
-# The `categories` query parameter: each of the five names at most once fits in 100 characters.
-CategoryList = Annotated[str, Field(max_length=100, description="Comma list of AI, COMPUTE, STORAGE, EXPORT, EGRESS")]
+# Which FOCUS cost a figure is: EffectiveCost (amortized, what FOCUS recommends for analysis; the default) or
+# BilledCost (as invoiced). For rated telemetry the two are the same.
+Metric = Literal["effective", "billed"]
+METRIC_DESCRIPTION = (
+    "effective (default): EffectiveCost, amortized, as FOCUS recommends for analysis; billed: BilledCost, as invoiced "
+    "(for rated telemetry the two are the same)"
+)
+TELEMETRY_SOURCE = "telemetry"
+# The `categories` query parameter: each of the six names at most once fits in 100 characters.
+CategoryList = Annotated[
+    str, Field(max_length=100, description="Comma list of AI, COMPUTE, STORAGE, EXPORT, EGRESS, OTHER")
+]
+ChargeCategoryList = Annotated[
+    str,
+    Field(
+        max_length=100, description="Comma list of FOCUS charge categories: Usage, Purchase, Tax, Credit, Adjustment"
+    ),
+]
 
 DIMENSION_COLUMNS: dict[str, str] = {
     "category": "service_category",
@@ -39,7 +58,10 @@ DIMENSION_COLUMNS: dict[str, str] = {
     "model": "model",
     "region": "region_id",
     "service": "service_name",
+    "source": "source",
+    "chargeCategory": "charge_category",
 }
+METRIC_COLUMNS: dict[str, str] = {"effective": "effective_cost", "billed": "billed_cost"}
 # Weeks start on Monday (ISO 8601).
 PERIOD_EXPRESSIONS: dict[str, str] = {
     "daily": "day",
@@ -49,59 +71,169 @@ PERIOD_EXPRESSIONS: dict[str, str] = {
 }
 
 _CATEGORY_FILTER = "(empty({categories:Array(String)}) OR has({categories:Array(String)}, toString(service_category)))"
+_CHARGE_FILTER = "(empty({charges:Array(String)}) OR has({charges:Array(String)}, toString(charge_category)))"
 _KEY = "tenant_id, day, service_category, service_subcategory, model, region_id, service_name"
+# Each meter's pricing unit (a telemetry row's subcategory is its meter): constants of the code, not user input.
+_METER_NAMES = "[" + ", ".join(f"'{m.name}'" for m in METERS) + "]"
+_METER_UNITS = "[" + ", ".join(f"'{m.pricing_unit}'" for m in METERS) + "]"
 
-# Facts, live rows and surplus copies in one read of each table. Per key, the live rows (less the surplus copies of
-# re-sent events, finops.costs.ingest) count when they were ingested after that key's fact row's cut-off (all of
-# them without a fact row): the window gives every row its key's cut-off. Each table is read once: a second read of
-# cost_facts could see another version of a row than the first and count its events twice. Which of the tables a
-# concurrent aggregation touched first does not matter: live rows are never removed by it, and a fact row says
-# itself which of them it holds.
-_EFFECTIVE_ROWS = f"""
-SELECT {_KEY}, sum(fact_cost) + sumIf(live_cost, ingested_us > key_cut) AS billed_cost
+# Telemetry: facts, live rows and surplus copies in one read of each table. Per key, the live rows (less the surplus
+# copies of re-sent events, finops.costs.ingest) count when they were ingested after that key's fact row's cut-off
+# (all of them without a fact row): the window gives every row its key's cut-off. Each table is read once: a second
+# read of cost_facts could see another version of a row than the first and count its events twice. Which of the
+# tables a concurrent aggregation touched first does not matter: live rows are never removed by it, and a fact row
+# says itself which of them it holds. Telemetry is rated in USD, its usage is its only charge category, and its
+# billed, effective and list costs are one figure (the rate card's list price, or the cost the caller sent). Its
+# pricing quantity is the meter's (a surplus copy of a re-sent event is subtracted from the cost, not the quantity:
+# `cost_live_duplicates` keeps no quantities, so until its day is aggregated such a copy's quantity counts twice).
+_TELEMETRY_ROWS = f"""
+SELECT {_KEY}, '{TELEMETRY_SOURCE}' AS source, 'Usage' AS charge_category, 'USD' AS billing_currency,
+       billed_cost, billed_cost AS effective_cost, billed_cost AS list_cost,
+       transform(toString(service_subcategory), {_METER_NAMES}, {_METER_UNITS}, '') AS pricing_unit,
+       pricing_quantity
 FROM (
-    SELECT *, max(cut) OVER (PARTITION BY {_KEY}) AS key_cut
+    SELECT {_KEY}, sum(fact_cost) + sumIf(live_cost, ingested_us > key_cut) AS billed_cost,
+           sum(fact_quantity) + sumIf(live_quantity, ingested_us > key_cut) AS pricing_quantity
     FROM (
-        SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id,
-               service_name, billed_cost AS fact_cost, toUnixTimestamp64Micro(events_through) AS cut,
-               toInt64(0) AS ingested_us, toDecimal128(0, 12) AS live_cost
-        FROM cost_facts FINAL
-        WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
-          AND {_CATEGORY_FILTER}
-        UNION ALL
-        SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), billed_cost
-        FROM cost_live
-        WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
-          AND {_CATEGORY_FILTER}
-        UNION ALL
-        SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-               toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at), -billed_cost
-        FROM cost_live_duplicates FINAL
-        WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
-          AND {_CATEGORY_FILTER}
+        SELECT *, max(cut) OVER (PARTITION BY {_KEY}) AS key_cut
+        FROM (
+            SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id,
+                   service_name, billed_cost AS fact_cost, toDecimal128(consumed_quantity, 12) AS fact_quantity,
+                   toUnixTimestamp64Micro(events_through) AS cut, toInt64(0) AS ingested_us,
+                   toDecimal128(0, 12) AS live_cost, toDecimal128(0, 12) AS live_quantity
+            FROM cost_facts FINAL
+            WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
+              AND {_CATEGORY_FILTER}
+            UNION ALL
+            SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
+                   toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
+                   billed_cost, toDecimal128(consumed_quantity, 12)
+            FROM cost_live
+            WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
+              AND {_CATEGORY_FILTER}
+            UNION ALL
+            SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
+                   toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
+                   -billed_cost, toDecimal128(0, 12)
+            FROM cost_live_duplicates FINAL
+            WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
+              AND {_CATEGORY_FILTER}
+        )
     )
+    GROUP BY {_KEY}
 )
-GROUP BY {_KEY}
+WHERE has({{charges_or_usage:Array(String)}}, 'Usage')
 """
+
+# Imported cost (FOCUS): each slice of a bill counts with the rows of its latest recorded import only
+# (finops.focus.importer), so a re-import replaces and an unfinished import is invisible. One read of each table.
+_IMPORTED_ROWS = f"""
+SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id, service_name,
+       source, charge_category, billing_currency,
+       sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost, sum(list_cost) AS list_cost,
+       pricing_unit, sum(pricing_quantity) AS pricing_quantity
+FROM imported_costs
+INNER JOIN (
+    SELECT import_scope, source, billing_account_id, sub_account_id, billing_period_start,
+           argMax(import_id, committed_at) AS import_id
+    FROM imported_cost_slices
+    WHERE import_scope IN {{tenants:Array(String)}} OR import_scope = ''
+    GROUP BY import_scope, source, billing_account_id, sub_account_id, billing_period_start
+) AS current USING (import_scope, source, billing_account_id, sub_account_id, billing_period_start, import_id)
+WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
+  AND {_CATEGORY_FILTER} AND {_CHARGE_FILTER}
+GROUP BY tenant_id, day, service_category, service_subcategory, model, region_id, service_name, source,
+         charge_category, billing_currency, pricing_unit
+"""
+
+# A cost in its billing currency, converted into the report's currency with the rates in effect on its day
+# (US dollars per unit: cost x rate of its currency / rate of the report's currency, exact, then truncated to 12
+# decimals; USD's rate is 1). The rate of each (currency, day) is found by an ASOF join on the effective dates. A cost with no rate
+# for its day raises (throwIf with NO_EXCHANGE_RATE_MARKER): finops.api answers it 422 naming `currency`, never a
+# silent 1:1.
+_RATES = "(SELECT currency, effective_from, usd_per_unit FROM exchange_rates FINAL)"
+
+
+def _converted(metric_column: str, *, target_is_usd: bool) -> str:
+    source_rate = "if(r.billing_currency = 'USD', toDecimal128(1, 12), fx.usd_per_unit)"
+    target_rate = (
+        "toDecimal128(1, 12)" if target_is_usd else "if(tx.usd_per_unit = 0, toDecimal128(1, 12), tx.usd_per_unit)"
+    )
+    missing = "(r.billing_currency != 'USD' AND fx.usd_per_unit = 0)" + (
+        "" if target_is_usd else " OR tx.usd_per_unit = 0"
+    )
+    # In Decimal256 (76 digits) the product and the quotient are exact until the one truncation to 12 decimals.
+    return (
+        f"if(r.billing_currency = {{currency:String}}, r.{metric_column}, "
+        f"toDecimal128(toDecimal256(r.{metric_column}, 12) * toDecimal256({source_rate}, 12) "
+        f"/ toDecimal256({target_rate}, 12), 12)) "
+        f"+ throwIf(r.billing_currency != {{currency:String}} AND ({missing}), '{NO_EXCHANGE_RATE_MARKER}')"
+    )
+
+
+def _effective_rows_sql(metric: str, currency: str) -> str:
+    target_is_usd = currency == "USD"
+    target_join = (
+        ""
+        if target_is_usd
+        else f"ASOF LEFT JOIN {_RATES} AS tx ON tx.currency = r.target AND r.day >= tx.effective_from\n"
+    )
+    return f"""
+SELECT r.tenant_id AS tenant_id, r.day AS day, r.service_category AS service_category,
+       r.service_subcategory AS service_subcategory, r.model AS model, r.region_id AS region_id,
+       r.service_name AS service_name, r.source AS source, r.charge_category AS charge_category,
+       r.billing_currency AS billing_currency, r.billed_cost AS billed_cost, r.effective_cost AS effective_cost,
+       r.list_cost AS list_cost, r.pricing_unit AS pricing_unit, r.pricing_quantity AS pricing_quantity,
+       {_converted(METRIC_COLUMNS[metric], target_is_usd=target_is_usd)} AS reported_cost
+FROM (
+    SELECT *, {{currency:String}} AS target FROM ({_TELEMETRY_ROWS} UNION ALL {_IMPORTED_ROWS})
+) AS r
+ASOF LEFT JOIN {_RATES} AS fx ON fx.currency = r.billing_currency AND r.day >= fx.effective_from
+{target_join}"""
 
 
 def effective_rows(
-    tenants: Sequence[str], start: date, end: date, categories: Sequence[str] = ()
+    tenants: Sequence[str],
+    start: date,
+    end: date,
+    categories: Sequence[str] = (),
+    *,
+    metric: Metric = "effective",
+    currency: str = CURRENCY,
+    charge_categories: Sequence[str] = (),
 ) -> tuple[str, dict[str, Any]]:
-    """SQL (and its parameters) of the effective cost rows of some tenants over [start, end]: each fact row plus
-    the live spend its cut-off leaves out, and the live spend of keys with no fact row yet."""
-    return _EFFECTIVE_ROWS, {"tenants": list(tenants), "d0": start, "d1": end, "categories": list(categories)}
+    """SQL (and its parameters) of the effective cost rows of some tenants over [start, end], one query.
+
+    Rows: tenant_id, day, service_category, service_subcategory, model, region_id, service_name, source
+    (`telemetry` or `focus:<provider>`), charge_category (FOCUS ChargeCategory), billing_currency, billed_cost,
+    effective_cost and list_cost (in the billing currency), pricing_unit, pricing_quantity, and `reported_cost`: the `metric` converted into
+    `currency`.
+    Telemetry: each fact row plus the live spend its cut-off leaves out, and the live spend of keys with no fact row
+    yet. Imported cost: the latest import of each slice of a bill."""
+    charges = list(charge_categories)
+    return _effective_rows_sql(metric, currency), {
+        "tenants": list(tenants),
+        "d0": start,
+        "d1": end,
+        "categories": list(categories),
+        "charges": charges,
+        "charges_or_usage": charges or ["Usage"],
+        "currency": currency,
+    }
 
 
 @dataclass(frozen=True)
 class CostScope:
-    """One tenant's spend over an inclusive range of UTC days, optionally limited to some categories."""
+    """One tenant's spend over an inclusive range of UTC days, optionally limited to some categories and charge
+    categories, as one metric (effective or billed cost) in one currency."""
 
     tenant_id: str
     start: date
     end: date
     categories: tuple[str, ...] = ()
+    metric: Metric = "effective"
+    currency: str = CURRENCY
+    charge_categories: tuple[str, ...] = ()
 
     @property
     def days(self) -> int:
@@ -109,29 +241,52 @@ class CostScope:
 
     def previous(self) -> CostScope:
         """The period of the same length just before this one."""
-        return CostScope(
-            self.tenant_id, self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.categories
-        )
+        return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
 
 
-def make_scope(tenant_id: str, start: date, end: date, *, max_days: int, categories: str | None = None) -> CostScope:
+def make_scope(
+    tenant_id: str,
+    start: date,
+    end: date,
+    categories: str | None = None,
+    metric: Metric = "effective",
+    currency: str = CURRENCY,
+    charge_categories: str | None = None,
+    *,
+    max_days: int | None = None,
+) -> CostScope:
+    """The scope of a cost request, from its query parameters; 422 naming the one that breaks a rule. The range may
+    span at most `max_days` (default MAX_QUERY_DAYS)."""
+    max_days = max_days or get_settings().max_query_days
     if start > end:
         raise InvalidRequest("`from` must be on or before `to`", field="from")
     if (end - start).days + 1 > max_days:
         raise InvalidRequest(f"the range from `from` to `to` may span at most {max_days} days", field="to")
-    return CostScope(tenant_id, start, end, parse_categories(categories))
+    return CostScope(
+        tenant_id,
+        start,
+        end,
+        parse_categories(categories),
+        metric,
+        currency,
+        _parse_list(charge_categories, CHARGE_CATEGORIES, field="chargeCategories", normalise=str.title),
+    )
 
 
 def parse_categories(value: str | None) -> tuple[str, ...]:
+    return _parse_list(value, tuple(c.value for c in Category), field="categories", normalise=str.upper)
+
+
+def _parse_list(
+    value: str | None, allowed: tuple[str, ...], *, field: str, normalise: Callable[[str], str]
+) -> tuple[str, ...]:
+    """A comma list of allowed names (case-insensitive), sorted and without repeats; 422 naming the unknown ones."""
     if value is None or not value.strip():
         return ()
-    names = [part.strip().upper() for part in value.split(",") if part.strip()]
-    allowed = {c.value for c in Category}
-    unknown = sorted(set(names) - allowed)
+    names = [normalise(part.strip()) for part in value.split(",") if part.strip()]
+    unknown = sorted(set(names) - set(allowed))
     if unknown:
-        raise InvalidRequest(
-            f"unknown categories {unknown}; expected a comma list of {sorted(allowed)}", field="categories"
-        )
+        raise InvalidRequest(f"unknown {field} {unknown}; expected a comma list of {sorted(allowed)}", field=field)
     return tuple(sorted(set(names)))
 
 
@@ -143,7 +298,15 @@ class CostReader:
 
     def effective_rows(self, scope: CostScope) -> tuple[str, dict[str, Any]]:
         """The SQL of the effective cost rows of `scope` and its parameters."""
-        return effective_rows([scope.tenant_id], scope.start, scope.end, scope.categories)
+        return effective_rows(
+            [scope.tenant_id],
+            scope.start,
+            scope.end,
+            scope.categories,
+            metric=scope.metric,
+            currency=scope.currency,
+            charge_categories=scope.charge_categories,
+        )
 
     def grouped(
         self, scope: CostScope, *, granularity: Granularity = "total", dimension: Dimension | None = None
@@ -153,7 +316,7 @@ class CostReader:
         period = PERIOD_EXPRESSIONS[granularity]
         key = f"toString({DIMENSION_COLUMNS[dimension]})" if dimension else "''"
         sql = (
-            f"SELECT {period} AS period, {key} AS key, sum(billed_cost) AS cost FROM ({rows_sql}) "
+            f"SELECT {period} AS period, {key} AS key, sum(reported_cost) AS cost FROM ({rows_sql}) "
             "GROUP BY period, key ORDER BY period, key"
         )
         result = self._timed_query(sql, params)
@@ -172,14 +335,14 @@ class CostReader:
         first = scope.previous().start if with_previous else scope.start
         if extra is not None:
             first = min(first, extra[0])
-        wide = CostScope(scope.tenant_id, first, max(scope.end, extra[1] if extra else scope.end), scope.categories)
+        wide = replace(scope, start=first, end=max(scope.end, extra[1] if extra else scope.end))
         rows_sql, params = self.effective_rows(wide)
         pairs = ", ".join(f"('{name}', toString({DIMENSION_COLUMNS[name]}))" for name in dimensions)
         sql = (
             "SELECT dim.1 AS dimension, dim.2 AS key, "
-            "sumIf(billed_cost, day BETWEEN {cur0:Date} AND {cur1:Date}) AS cost, "
-            "sumIf(billed_cost, day BETWEEN {prev0:Date} AND {prev1:Date}) AS previous, "
-            "sumIf(billed_cost, day BETWEEN {extra0:Date} AND {extra1:Date}) AS extra "
+            "sumIf(reported_cost, day BETWEEN {cur0:Date} AND {cur1:Date}) AS cost, "
+            "sumIf(reported_cost, day BETWEEN {prev0:Date} AND {prev1:Date}) AS previous, "
+            "sumIf(reported_cost, day BETWEEN {extra0:Date} AND {extra1:Date}) AS extra "
             f"FROM ({rows_sql}) ARRAY JOIN [{pairs}] AS dim "
             "WHERE dim.2 != '' GROUP BY dimension, key ORDER BY cost DESC, dimension, key"
         )

@@ -18,7 +18,7 @@ def daily_series_by_category(
     """Daily spend per (tenant, category) over [first, end] as a dense matrix (missing days are 0)."""
     rows_sql, params = effective_rows(tenants, first, end)
     result = client.query(
-        f"SELECT tenant_id, toString(service_category), day, sum(billed_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3",
+        f"SELECT tenant_id, toString(service_category), day, sum(reported_cost) FROM ({rows_sql}) GROUP BY 1, 2, 3",
         parameters=params,
     ).result_rows
     keys = sorted({(r[0], r[1]) for r in result})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 
-from finops.errors import ServiceUnavailable
+from finops.errors import InvalidRequest, ServiceUnavailable
 
 _POSTGRES_TRANSIENT = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "40001", "40P01"}
 _CLICKHOUSE_TRANSIENT = {159, 160, 202, 209, 210, 241, 242}
@@ -29,6 +29,26 @@ def as_unavailable(error: BaseException) -> ServiceUnavailable | None:
     return (
         ServiceUnavailable(f"{dependency} is unavailable; retry shortly", dependency=dependency) if dependency else None
     )
+
+
+# ClickHouse's throwIf (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO) with the cost queries' marker: a report asked for a
+# currency some cost has no exchange rate into on its day (finops.costs.queries).
+_THROW_IF = 395
+NO_EXCHANGE_RATE_MARKER = "FINOPS_NO_EXCHANGE_RATE"
+
+
+def as_invalid_request(error: BaseException) -> InvalidRequest | None:
+    """The 422 a query failure stands for (the request asked for what the data cannot give), or None."""
+    from clickhouse_connect.driver import exceptions as clickhouse
+
+    if isinstance(error, clickhouse.Error) and error.code == _THROW_IF and NO_EXCHANGE_RATE_MARKER in str(error):
+        return InvalidRequest(
+            "some of this cost cannot be converted into the requested currency: a currency it is billed in has no "
+            "exchange rate for its day; publish one (POST /v1/analytics/finops/exchange-rates) or ask for another "
+            "currency",
+            field="currency",
+        )
+    return None
 
 
 def _postgres(error: BaseException) -> str | None:

@@ -54,9 +54,18 @@ class ForecastResponse(Reply):
     weights: dict[str, float] = Field(description="For auto: the weight of each combined method")
 
 
-def daily_spend(client: Client, tenant_id: str, start: date, end: date, categories: tuple[str, ...] = ()) -> np.ndarray:
-    """Daily totals over [start, end] (inclusive), days without spend as 0."""
-    rows = CostReader(client).grouped(CostScope(tenant_id, start, end, categories), granularity="daily")
+def daily_spend(
+    client: Client,
+    tenant_id: str,
+    start: date,
+    end: date,
+    categories: tuple[str, ...] = (),
+    currency: str = CURRENCY,
+) -> np.ndarray:
+    """Daily totals (effective cost, in `currency`) over [start, end] (inclusive), days without spend as 0."""
+    rows = CostReader(client).grouped(
+        CostScope(tenant_id, start, end, categories, currency=currency), granularity="daily"
+    )
     series = np.zeros((end - start).days + 1)
     for day, _, cost in rows:
         series[(day - start).days] = float(cost)
@@ -72,20 +81,26 @@ def get_forecast(
     history_days: int,
     method: Method,
     category: str | None,
+    currency: str = CURRENCY,
 ) -> ForecastResponse:
     start = as_of - timedelta(days=history_days)
-    history = daily_spend(client, tenant_id, start, as_of - timedelta(days=1), (category,) if category else ())
+    history = daily_spend(
+        client, tenant_id, start, as_of - timedelta(days=1), (category,) if category else (), currency
+    )
     result = forecast(history, horizon_days, method, start_date=as_of)
-    return to_response(result, tenant_id=tenant_id, category=category, as_of=as_of)
+    return to_response(result, tenant_id=tenant_id, category=category, as_of=as_of, currency=currency)
 
 
-def to_response(result: Forecast, *, tenant_id: str, category: str | None, as_of: date) -> ForecastResponse:
+def to_response(
+    result: Forecast, *, tenant_id: str, category: str | None, as_of: date, currency: str = CURRENCY
+) -> ForecastResponse:
     total = result.total
     accuracy = result.accuracy
     return ForecastResponse(
         tenant_id=tenant_id,
         category=category,
         as_of=as_of,
+        currency=currency,
         method=result.method,
         history_days=result.history_days,
         points=[

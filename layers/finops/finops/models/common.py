@@ -20,7 +20,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
-CURRENCY = "USD"
+CURRENCY = "USD"  # the rate card's currency, the base of the exchange rates and the default of every report
+CurrencyCode = Annotated[
+    str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code, three capital letters (USD, EUR, JPY)")
+]
 
 
 class Category(StrEnum):
@@ -29,7 +32,13 @@ class Category(StrEnum):
     STORAGE = "STORAGE"
     EXPORT = "EXPORT"
     EGRESS = "EGRESS"
+    # Imported cloud cost that is none of the above (databases, management, security...: the FOCUS service
+    # category is kept as the subcategory).
+    OTHER = "OTHER"
 
+
+# FOCUS ChargeCategory: what kind of charge a cost is (telemetry is all Usage; imported bills carry all five).
+CHARGE_CATEGORIES: tuple[str, ...] = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
 
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 TenantId = Annotated[

@@ -22,6 +22,7 @@ sends it afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -107,28 +108,30 @@ def compose_budget_alert(
     actions: list[str],
     topic: Topic,
     details: dict[str, Any] | None = None,
+    currency: str = CURRENCY,
 ) -> OutboxMessage:
     """The alert for one budget event (`threshold_notify`, `threshold_enforce`, `enforcement_lifted`,
-    `forecast_exceeds`). `period_end` is the period's last day (inclusive); amounts are USD; `actions` is the
-    budget's policy. `details` by event type: forecast_exceeds {expectedSpend, probability (0 to 1), breachDate};
+    `forecast_exceeds`). `period_end` is the period's last day (inclusive); amounts are in the budget's `currency`;
+    `actions` is the budget's policy. `details` by event type: forecast_exceeds {expectedSpend, probability (0 to 1), breachDate};
     threshold_enforce {rateLimitFactor}; enforcement_lifted {reason}; anything else is passed on as is."""
     if event_type not in SEVERITY_BY_EVENT_TYPE:
         raise ValueError(f"unknown budget event type: {event_type!r}")
     details = dict(details or {})
+    money = functools.partial(_money, currency=currency)
     name, tenant = _clean(budget_name), _clean(tenant_id)
-    amount_short = _usd(amount, compact=True)
+    amount_short = money(amount, compact=True)
     threshold = f"{_percent(threshold_percent)}%" if threshold_percent is not None else None
     used_whole = f"{_percent(percent_used, places=0)}%"
 
     if event_type == "threshold_notify":
         subject = fit_subject("Budget '{name}' at " + f"{used_whole} of {amount_short}" + " ({tenant})", name, tenant)
-        headline = f"Budget '{name}' of tenant {tenant} has used {_percent(percent_used)}% of its {_usd(amount)}"
+        headline = f"Budget '{name}' of tenant {tenant} has used {_percent(percent_used)}% of its {money(amount)}"
         headline += f", crossing its {threshold} notify threshold." if threshold else "."
     elif event_type == "threshold_enforce":
         subject = fit_subject(
             "Budget '{name}' enforced at " + f"{used_whole} of {amount_short}" + " ({tenant})", name, tenant
         )
-        headline = f"Budget '{name}' of tenant {tenant} has used {_percent(percent_used)}% of its {_usd(amount)}"
+        headline = f"Budget '{name}' of tenant {tenant} has used {_percent(percent_used)}% of its {money(amount)}"
         headline += (
             f", reaching its {threshold} enforce threshold." if threshold else ", reaching its enforce threshold."
         )
@@ -138,15 +141,15 @@ def compose_budget_alert(
         headline = f"Enforcement of budget '{name}' of tenant {tenant} has been lifted: {_clean(str(reason))}."
     else:  # forecast_exceeds
         subject = fit_subject("Budget '{name}' forecast to exceed " + amount_short + " ({tenant})", name, tenant)
-        headline = f"Budget '{name}' of tenant {tenant} is forecast to exceed its {_usd(amount)} this period."
+        headline = f"Budget '{name}' of tenant {tenant} is forecast to exceed its {money(amount)} this period."
 
     figures = [
-        f"Spent:       {_usd(spent)} of {_usd(amount)} ({_percent(percent_used)}%)",
-        _remaining_line(spent, amount),
+        f"Spent:       {money(spent)} of {money(amount)} ({_percent(percent_used)}%)",
+        _remaining_line(spent, amount, currency),
         f"Period:      {period_start.isoformat()} to {period_end.isoformat()} (UTC)",
     ]
     if event_type == "forecast_exceeds":
-        figures += _forecast_lines(details)
+        figures += _forecast_lines(details, currency)
     if threshold:
         figures.append(f"Threshold:   {threshold}")
     figures.append(f"Severity:    {severity}")
@@ -163,7 +166,7 @@ def compose_budget_alert(
         "budgetName": budget_name,
         "periodStart": period_start,
         "periodEnd": period_end,
-        "currency": CURRENCY,
+        "currency": currency,
         "spent": spent,
         "amount": amount,
         "percentUsed": percent_used,
@@ -279,10 +282,11 @@ def _policy_lines(event_type: str, actions: Sequence[str], details: Mapping[str,
     )
 
 
-def _forecast_lines(details: Mapping[str, Any]) -> list[str]:
+def _forecast_lines(details: Mapping[str, Any], currency: str) -> list[str]:
     lines = []
     if details.get("expectedSpend") is not None:
-        lines.append(f"Forecast:    {_usd(Decimal(str(details['expectedSpend'])))} by the end of the period")
+        expected = _money(Decimal(str(details["expectedSpend"])), currency=currency)
+        lines.append(f"Forecast:    {expected} by the end of the period")
     if details.get("probability") is not None:
         probability = Decimal(str(details["probability"]))
         probability = probability * 100 if probability <= 1 else probability  # a fraction, or already a percent
@@ -293,17 +297,21 @@ def _forecast_lines(details: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _remaining_line(spent: Decimal, amount: Decimal) -> str:
+def _remaining_line(spent: Decimal, amount: Decimal, currency: str) -> str:
     left = amount - spent
-    return f"Remaining:   {_usd(left)}" if left >= 0 else f"Over by:     {_usd(-left)}"
+    money = functools.partial(_money, currency=currency)
+    return f"Remaining:   {money(left)}" if left >= 0 else f"Over by:     {money(-left)}"
 
 
-def _usd(value: Decimal, *, compact: bool = False) -> str:
-    """$5,000.00 ($5,000 when compact and whole); cents rounded down so a display never overstates headroom."""
+def _money(value: Decimal, *, currency: str = CURRENCY, compact: bool = False) -> str:
+    """$5,000.00 ($5,000 when compact and whole), 5,000.00 EUR in another currency; cents rounded down so a display
+    never overstates headroom."""
     cents = quantize(value, Decimal("0.01"), ROUND_DOWN)
     text = f"{abs(cents):,.2f}"
     if compact and text.endswith(".00"):
         text = text[:-3]
+    if currency != CURRENCY:
+        return ("-" if cents < 0 else "") + f"{text} {currency}"
     return ("-$" if cents < 0 else "$") + text
 
 

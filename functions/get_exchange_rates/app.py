@@ -1,0 +1,33 @@
+"""GET /v1/analytics/finops/exchange-rates: the exchange rates in effect on a day (any authenticated caller)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from finops.api import current_principal, make_resolver
+from finops.currencies.rates import ExchangeRatesResponse, exchange_rates_response, load_exchange_rates
+from finops.db.clickhouse import get_client
+from finops.models.common import ApiDate
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.get("/v1/analytics/finops/exchange-rates", tags=["currencies"], summary="Exchange rates in effect on a day")
+def exchange_rates(
+    as_of: Annotated[ApiDate | None, Query(alias="asOf", description="Default: today (UTC)")] = None,
+) -> ExchangeRatesResponse:
+    current_principal(router)  # rates are not tenant data, but only callers with a valid token see them
+    return exchange_rates_response(load_exchange_rates(get_client()), as_of or datetime.now(UTC).date())
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,29 @@
+"""POST /v1/analytics/finops/exchange-rates: publish effective-dated exchange rates, a new version (system only)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from finops.api import current_principal, make_resolver
+from finops.auth import Permission
+from finops.currencies.rates import ExchangeRatesResponse, PublishExchangeRatesRequest, publish_exchange_rates
+from finops.db.clickhouse import get_client
+from finops.observability import instrumented
+
+router = Router()
+
+
+@router.post(
+    "/v1/analytics/finops/exchange-rates", tags=["currencies"], summary="Publish exchange rates from their dates on"
+)
+def publish(request: PublishExchangeRatesRequest) -> ExchangeRatesResponse:
+    current_principal(router).require(Permission.MANAGE_RATE_CARD, None)
+    return publish_exchange_rates(get_client(), request)
+
+
+app = make_resolver(router)
+
+
+@instrumented()
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

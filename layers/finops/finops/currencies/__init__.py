@@ -1,0 +1,1 @@
+"""Currencies: the versioned, effective-dated exchange-rate table and conversions with it."""
