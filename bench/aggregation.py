@@ -74,7 +74,7 @@ def run(*, sizes: tuple[int, ...], tenants: int, runs: int, log: Any = print) ->
             )
             results.append(run_day(client, events=events, tenants=tenants, runs=runs, log=log))
         finally:
-            client.command(f"DROP DATABASE IF EXISTS {DATABASE}")
+            client.command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
     return results
 
 

@@ -221,7 +221,7 @@ def run_store(*, stored_ids: int, tenants: int, batches: int, handler_batches: i
     try:
         return _measure_store(client, stored_ids, tenants, batches, handler_batches, before, log)
     finally:
-        client.command(f"DROP DATABASE IF EXISTS {DATABASE}")
+        client.command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
         log(f"ingestion: database dropped, free disk {free_disk_gb():.0f} GB")
 
 

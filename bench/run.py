@@ -236,7 +236,7 @@ def _queries(sizes: Sizes) -> Any:
             log=log,
         )
     finally:
-        client.command("DROP DATABASE IF EXISTS bench_facts")  # its disk, before the next data set
+        client.command("DROP DATABASE IF EXISTS bench_facts SYNC")  # its disk, before the next data set
 
 
 if __name__ == "__main__":

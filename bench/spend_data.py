@@ -119,7 +119,7 @@ def drop(database: str) -> None:
     from finops.db.clickhouse import get_client
 
     _built.pop(database, None)
-    get_client().command(f"DROP DATABASE IF EXISTS {database}")
+    get_client().command(f"DROP DATABASE IF EXISTS {database} SYNC")
 
 
 @contextlib.contextmanager
