@@ -1,9 +1,9 @@
-"""Benchmark 2: aggregate one day of raw telemetry (10 million events, 1,000 tenants) into cost facts.
+"""Benchmark 2: aggregate one day of raw telemetry (1 and 10 million events, 1,000 tenants) into cost facts.
 
-The raw rows are written straight into `usage_events` by ClickHouse (see `bench.dataset`), then
-`finops.costs.aggregation.aggregate_days` runs for that day with `settle_seconds=0`, once and then again:
-a re-run must leave exactly the same facts (row count, cost and event sums), and those must match the raw
-events' own totals.
+For each size, in a database of its own, the raw rows are written straight into `usage_events` by ClickHouse (see
+`bench.dataset`), then `finops.costs.aggregation.aggregate_days` runs for that day with `settle_seconds=0`, once
+and then again: a re-run must leave exactly the same facts (row count, cost and event sums), and those must
+match the raw events' own totals.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bench import dataset
+from bench import dataset, env
 from bench.stats import median
 
 TARGET_SECONDS = 10.0
+DATABASE = "bench_aggregation"
 
 _FACT_TOTALS = """
 SELECT count(), sum(billed_cost), sum(event_count), uniqExact(tenant_id)
@@ -54,12 +55,30 @@ class AggregationResult:
 def generate_day(client: Any, *, events: int, tenants: int, day: date) -> tuple[float, float, int]:
     """Write `events` raw events for `day`; returns (seconds writing, seconds waiting for merges, parts)."""
     start_ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-    seconds = dataset.insert_raw_events(client, n=events, tenants=tenants, start_ms=start_ms, span_ms=86_400_000)
+    with dataset.views_detached(client, "usage_events"):  # the aggregation reads the raw events only
+        seconds = dataset.insert_raw_events(client, n=events, tenants=tenants, start_ms=start_ms, span_ms=86_400_000)
     waited = dataset.wait_for_merges(client)
     return seconds, waited, dataset.table_stats(client, "usage_events")[1]
 
 
-def run(client: Any, *, events: int, tenants: int, runs: int, log: Any = print) -> AggregationResult:
+def run(*, sizes: tuple[int, ...], tenants: int, runs: int, log: Any = print) -> list[AggregationResult]:
+    """One day of each size of raw events, each aggregated `runs` times in a fresh database (dropped after)."""
+    from finops.costs.rate_card import current_rate_card
+
+    results = []
+    for events in sizes:
+        client = env.create_database(DATABASE)
+        try:
+            dataset.create_kinds_table(
+                client, current_rate_card(client), tenants=tenants, events_per_day=events, day=datetime.now(UTC).date()
+            )
+            results.append(run_day(client, events=events, tenants=tenants, runs=runs, log=log))
+        finally:
+            client.command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
+    return results
+
+
+def run_day(client: Any, *, events: int, tenants: int, runs: int, log: Any = print) -> AggregationResult:
     from finops.costs.aggregation import aggregate_days
 
     # Two days ago: the whole day's events are ingested well before the aggregation's cut-off.

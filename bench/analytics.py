@@ -72,10 +72,10 @@ class AnomalyRun:
     high: int
     alerts_queued: int
     series_s: float  # the daily series query (ClickHouse) and the matrix
-    detection_s: float  # detect_many over the matrix (numpy)
+    detection_s: float  # detect_range over the matrix (numpy)
     root_cause_s: float  # the root-cause query and comparison
     store_s: float  # stale-anomaly query and the insert
-    list_high_s: float  # reading back the high-severity ones for alerts
+    list_high_s: float  # the high-severity ones made replies for the alerts (their acknowledgements read)
     alerts_s: float  # the PostgreSQL outbox
 
     @property
@@ -209,10 +209,10 @@ def _anomaly_job(today: date) -> AnomalyRun:
     try:
         with (
             patched(service, "daily_series_by_category") as series,
-            patched(service, "detect_many") as detection,
+            patched(service, "detect_range") as detection,
             patched(service, "_root_causes") as causes,
             patched(service, "store") as storing,
-            patched(service, "list_anomalies") as listing,
+            patched(service, "to_replies") as listing,
             patched(module, "queue_and_publish_alerts") as alerts,
             quiet(),
         ):
@@ -298,7 +298,7 @@ def render(result: AnalyticsResult) -> list[str]:
     )
     w("")
     w(
-        "| Run | Total s | Series query s | Detection s | Root causes s | Store s | Read back high s "
+        "| Run | Total s | Series query s | Detection s | Root causes s | Store s | Replies of the high ones s "
         "| Alerts (PostgreSQL) s | Series | Anomalies (high) | Target < 10 s |"
     )
     w("|---|---|---|---|---|---|---|---|---|---|---|")

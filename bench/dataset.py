@@ -12,8 +12,10 @@ never by Python loops.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -208,8 +210,18 @@ def create_kinds_table(client: Client, card: Any, *, tenants: int, events_per_da
 # A uniform number in [0, 1) from a hash of the arguments.
 _U = "(cityHash64({args}) / 18446744073709551616.0)"
 
-# Raw telemetry of one day (or of [start, end) of it): `n` events, tenants skewed as described above, each
-# event one of its tenant's 40 kinds, with per-meter usage around the mean and costs priced by the card.
+# Bulk loads write rows whose keys are unique by construction, so the insert-time merge of a Replacing/Summing
+# MergeTree block finds nothing to collapse; skipping it makes chDB write several times faster (the rows stored
+# are the same).
+BULK_INSERT = "SETTINGS optimize_on_insert = 0"
+# Events arrive as producers send them: in batches of this many, each batch stored with one ingestion time.
+BATCH_EVENTS = 5_000
+
+# Raw telemetry over [start, start + span): `total` events numbered from `base` (this statement writes `n` of them
+# from `offset`), evenly spread in time in number order, tenants skewed as described above, each event one of its
+# tenant's 40 kinds, with per-meter usage around the mean and costs priced by the card. Every BATCH_EVENTS
+# consecutive events form one ingested batch: they share its ingestion time (the end of its slot, plus 200 ms), so
+# the rows the materialized views derive per batch and key are what real batches give.
 _RAW_EVENTS = f"""
 INSERT INTO usage_events (event_id, tenant_id, event_time, usage_date, service_category, service_name, region_id,
                           model, export_type, meters, quantities, pricing_units, costs, priced_by, rate_card_version,
@@ -232,22 +244,27 @@ SELECT
     arrayMap((q, p) -> toDecimal128(q * p, 12), quantities, k.prices) AS costs,
     k.priced_by,
     1,
-    e.event_time + toIntervalMillisecond(200 + e.number % 60000)
+    {{start:DateTime64(3, 'UTC')}}
+        + toIntervalMillisecond(intDiv(least(e.batch_end, {{total:UInt64}}) * {{span_ms:UInt64}}, {{total:UInt64}}) + 200)
 FROM (
     SELECT number,
            toUInt32(floor({{tenants:UInt32}} * pow({_U.format(args="number, 1")}, 2))) AS t,
            toUInt8(cityHash64(number, 2) % {KINDS_PER_TENANT}) AS kind,
-           {{start:DateTime64(3, 'UTC')}} + toIntervalMillisecond(cityHash64(number, 3) % {{span_ms:UInt64}}) AS event_time
+           {{start:DateTime64(3, 'UTC')}}
+               + toIntervalMillisecond(intDiv((number - {{base:UInt64}}) * {{span_ms:UInt64}}, {{total:UInt64}})) AS event_time,
+           (intDiv(number - {{base:UInt64}}, {BATCH_EVENTS}) + 1) * {BATCH_EVENTS} AS batch_end
     FROM numbers({{offset:UInt64}}, {{n:UInt64}})
 ) AS e
 INNER JOIN bench_kinds AS k ON k.tenant_idx = e.t AND k.kind_idx = e.kind
+{BULK_INSERT}
 """
 
 
 def insert_raw_events(
     client: Client, *, n: int, tenants: int, start_ms: int, span_ms: int, offset: int = 0, chunk: int = 2_000_000
 ) -> float:
-    """Write `n` raw events with times in [start, start + span); returns the seconds it took."""
+    """Write `n` raw events with times in [start, start + span), in time order; returns the seconds it took.
+    Each chunk holds a stretch of time, so a long span is written one partition after the other."""
     from datetime import UTC, datetime
 
     started = time.perf_counter()
@@ -259,10 +276,65 @@ def insert_raw_events(
                 "tenants": tenants,
                 "start": start,
                 "span_ms": span_ms,
+                "base": offset,
+                "total": n,
                 "offset": offset + first,
                 "n": min(chunk, n - first),
             },
         )
+    return time.perf_counter() - started
+
+
+def dependent_views(client: Client, table: str) -> list[str]:
+    """The materialized views that an insert into `table` (of the current database) fills."""
+    rows = client.query(
+        "SELECT dependencies_table FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+        parameters={"t": table},
+    ).result_rows
+    return sorted(rows[0][0]) if rows else []
+
+
+@contextlib.contextmanager
+def views_detached(client: Client, table: str) -> Iterator[list[str]]:
+    """Detach the materialized views on `table` while bulk-loading it (re-attached on the way out, even after an
+    error): stored history needs only its own rows, and the views would triple the load's time."""
+    views = dependent_views(client, table)
+    for view in views:
+        client.command(f"DETACH TABLE {view}")
+    try:
+        yield views
+    finally:
+        for view in views:
+            client.command(f"ATTACH TABLE {view}")
+
+
+# What the views would have derived from stored history: the ingest log of every (tenant, day), and the live rows of
+# what was ingested in the last 7 days (cost_live's lifetime).
+_HISTORY_INGEST_LOG = """
+INSERT INTO usage_ingest_log (tenant_id, usage_date, last_ingested_at)
+SELECT tenant_id, usage_date, max(ingested_at) FROM usage_events GROUP BY tenant_id, usage_date
+"""
+_HISTORY_LIVE_ROWS = f"""
+INSERT INTO cost_live
+SELECT tenant_id, usage_date, service_category, meter, model, region_id, service_name, ingested_at, sum(cost),
+       sum(quantity), count(), countIf(priced_by = 'fallback')
+FROM usage_events
+ARRAY JOIN meters AS meter, quantities AS quantity, costs AS cost
+WHERE ingested_at >= now64(6) - toIntervalDay(7)
+GROUP BY tenant_id, usage_date, service_category, meter, model, region_id, service_name, ingested_at
+{BULK_INSERT}
+"""
+
+
+def load_history(client: Client, *, events: int, tenants: int, days: int, end_ms: int) -> float:
+    """Store `events` past events spread evenly over the `days` days before `end_ms` (written with the views
+    detached, then what the views would have derived); returns the seconds it took."""
+    started = time.perf_counter()
+    with views_detached(client, "usage_events"):
+        span_ms = days * 86_400_000
+        insert_raw_events(client, n=events, tenants=tenants, start_ms=end_ms - span_ms, span_ms=span_ms)
+    client.command(_HISTORY_INGEST_LOG)
+    client.command(_HISTORY_LIVE_ROWS)
     return time.perf_counter() - started
 
 
@@ -291,6 +363,7 @@ FROM (
     ARRAY JOIN meters AS meter, units AS unit, prices AS price, mean_units AS mean, divisors AS divisor,
                arrayEnumerate(meters) AS i
 )
+{BULK_INSERT}
 """
 
 # The ingest-log rows of an aggregated day: everything ingested was aggregated (the facts hold up to 00:30).

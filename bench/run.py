@@ -34,11 +34,14 @@ SAVED = env.DATA_DIR / "results.pickle"  # the last run's figures, for `--render
 class Sizes:
     tenants: int
     days: int
-    events_per_day: int  # raw events of the aggregated day
+    events_per_day: int  # the data set's daily volume (each tenant's share of it)
+    aggregation_days: tuple[int, ...]  # raw events of the aggregated day, one run per size
     live_events: int  # raw events of today in the query data set
+    stored_ids: tuple[int, ...]  # past events stored when ingestion is measured, one run per size
     ingest_batches: int
     handler_batches: int
     calls: int  # per endpoint and variant
+    growth_calls: int  # per endpoint, tenant and range
     aggregation_runs: int
     cold_start_samples: int
     cold_start_functions: tuple[str, ...] | None  # None: every function
@@ -48,10 +51,13 @@ FULL = Sizes(
     tenants=1000,
     days=365,
     events_per_day=10_000_000,
+    aggregation_days=(1_000_000, 10_000_000),
     live_events=5_000_000,
+    stored_ids=(0, 10_000_000, 100_000_000),
     ingest_batches=60,
     handler_batches=30,
     calls=200,
+    growth_calls=60,
     aggregation_runs=3,
     cold_start_samples=7,
     cold_start_functions=None,
@@ -60,10 +66,13 @@ QUICK = Sizes(
     tenants=50,
     days=30,
     events_per_day=200_000,
+    aggregation_days=(20_000, 200_000),
     live_events=50_000,
+    stored_ids=(0, 100_000, 1_000_000),
     ingest_batches=4,
     handler_batches=3,
     calls=12,
+    growth_calls=6,
     aggregation_runs=2,
     cold_start_samples=2,
     cold_start_functions=("get_costs", "get_cost_summary", "ingest_telemetry"),
@@ -123,9 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         machine["Load average (1 min) during each benchmark, min-max, this run's own work included"] = "; ".join(loads)
 
     attempt("cold-start", lambda: _cold_start(sizes))
-    if only & {"aggregation", "ingestion"}:
-        attempt("aggregation", lambda: _aggregation(sizes))
-        attempt("ingestion", lambda: _ingestion(sizes))
+    attempt("aggregation", lambda: _aggregation(sizes))
+    attempt("ingestion", lambda: _ingestion(sizes))
     attempt("queries", lambda: _queries(sizes))
     attempt("budgets", lambda: _section("budgets", quick=args.quick))
     attempt("analytics", lambda: _section("analytics", quick=args.quick))
@@ -185,68 +193,20 @@ def _cold_start(sizes: Sizes) -> Any:
     return cold_start.run(samples=sizes.cold_start_samples, names=names, log=log)
 
 
-_raw_database_ready = False
-
-
-def _raw_database(sizes: Sizes) -> Any:
-    """The database of the aggregation and ingestion benchmarks: one day of raw events (written once)."""
-    global _raw_database_ready
-    from datetime import UTC, datetime
-
-    from bench import dataset
-    from finops.costs.rate_card import current_rate_card
-
-    if _raw_database_ready:
-        return env.use_database("bench_raw")
-    client = env.create_database("bench_raw")
-    dataset.create_kinds_table(
-        client,
-        current_rate_card(client),
-        tenants=sizes.tenants,
-        events_per_day=sizes.events_per_day,
-        day=datetime.now(UTC).date(),
-    )
-    _raw_database_ready = True
-    return client
-
-
 def _aggregation(sizes: Sizes) -> Any:
     from bench import aggregation
 
-    client = _raw_database(sizes)
-    return aggregation.run(
-        client, events=sizes.events_per_day, tenants=sizes.tenants, runs=sizes.aggregation_runs, log=log
-    )
+    return aggregation.run(sizes=sizes.aggregation_days, tenants=sizes.tenants, runs=sizes.aggregation_runs, log=log)
 
 
 def _ingestion(sizes: Sizes) -> Any:
     from bench import ingestion
 
-    # First the same path into an empty database: what the code costs when the duplicate lookup has nothing
-    # to scan. Then the main figures, against the raw day's stored ids.
-    empty = ingestion.run_empty_store(
-        env.create_database("bench_ingest_empty"), tenants=sizes.tenants, batches=sizes.ingest_batches // 2, log=log
-    )
-    env.use_database("bench_ingest_empty").command("DROP DATABASE bench_ingest_empty")
-    client = _raw_database(sizes)
-    if int(client.command("SELECT count() FROM usage_events") or 0) == 0:
-        # Run alone: give the duplicate lookup the stored ids it would have after the aggregation benchmark.
-        from datetime import UTC, datetime, timedelta
-
-        from bench.aggregation import generate_day
-
-        generate_day(
-            client,
-            events=sizes.events_per_day,
-            tenants=sizes.tenants,
-            day=datetime.now(UTC).date() - timedelta(days=2),
-        )
     return ingestion.run(
-        client,
+        stored_sizes=sizes.stored_ids,
         tenants=sizes.tenants,
         batches=sizes.ingest_batches,
         handler_batches=sizes.handler_batches,
-        empty_store=empty,
         log=log,
     )
 
@@ -257,10 +217,6 @@ def _queries(sizes: Sizes) -> Any:
     from bench import dataset, queries
     from finops.costs.rate_card import current_rate_card
 
-    if _raw_database_ready:  # free the raw day's memory and disk before the big data set
-        from finops.db import clickhouse as clickhouse_db
-
-        clickhouse_db.get_client().command("DROP DATABASE IF EXISTS bench_raw")
     client = env.create_database("bench_facts")
     dataset.create_kinds_table(
         client,
@@ -269,14 +225,18 @@ def _queries(sizes: Sizes) -> Any:
         events_per_day=sizes.events_per_day,
         day=datetime.now(UTC).date(),
     )
-    return queries.run(
-        client,
-        tenants=sizes.tenants,
-        days=sizes.days,
-        calls=sizes.calls,
-        live_events=sizes.live_events,
-        log=log,
-    )
+    try:
+        return queries.run(
+            client,
+            tenants=sizes.tenants,
+            days=sizes.days,
+            calls=sizes.calls,
+            growth_calls=sizes.growth_calls,
+            live_events=sizes.live_events,
+            log=log,
+        )
+    finally:
+        client.command("DROP DATABASE IF EXISTS bench_facts SYNC")  # its disk, before the next data set
 
 
 if __name__ == "__main__":

