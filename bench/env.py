@@ -68,6 +68,7 @@ def create_database(name: str) -> Any:
 
 def use_database(name: str) -> Any:
     """Point the layer's cached client (the one the handlers use) at an existing database and return it."""
+    from finops.costs.queries import forget_imported_currencies
     from finops.costs.rate_card import forget_cached_rate_card
     from finops.db import clickhouse as clickhouse_db
     from finops.settings import reload_settings
@@ -76,6 +77,7 @@ def use_database(name: str) -> Any:
     reload_settings()
     clickhouse_db.reset_client()
     forget_cached_rate_card()
+    forget_imported_currencies()
     return clickhouse_db.get_client()
 
 

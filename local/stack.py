@@ -62,6 +62,7 @@ class Component(Protocol):
 def _reload_layer_settings() -> None:
     """The layer caches its settings and clients: make it see the environment just exported."""
     from finops.budgets import wiring
+    from finops.costs.queries import forget_imported_currencies
     from finops.costs.rate_card import forget_cached_rate_card
     from finops.db import clickhouse, postgres
     from finops.notifications.publisher import sns_client
@@ -71,6 +72,7 @@ def _reload_layer_settings() -> None:
     clickhouse.reset_client()
     postgres.reset_connection()
     forget_cached_rate_card()
+    forget_imported_currencies()
     wiring.forget()
     sns_client.cache_clear()
 

@@ -25,6 +25,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("SPEND_CACHE_SECONDS", "0")
 
 from finops.budgets import wiring as budget_wiring  # noqa: E402
+from finops.costs.queries import forget_imported_currencies  # noqa: E402
 from finops.costs.rate_card import forget_cached_rate_card  # noqa: E402
 from finops.currencies.rates import forget_cached_exchange_rates  # noqa: E402
 from finops.db import clickhouse as clickhouse_db  # noqa: E402
@@ -48,6 +49,7 @@ def fresh_clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     clickhouse_db.reset_client()
     forget_cached_rate_card()
     forget_cached_exchange_rates()
+    forget_imported_currencies()
     budget_wiring.forget()
     client = clickhouse_db.get_client()
     yield client
@@ -56,6 +58,7 @@ def fresh_clickhouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     admin.close()
     forget_cached_rate_card()
     forget_cached_exchange_rates()
+    forget_imported_currencies()
 
 
 @contextmanager

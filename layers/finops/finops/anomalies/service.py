@@ -27,7 +27,7 @@ from pydantic import AfterValidator, Field
 from finops.anomalies.detection import AnomalyMethod, Detection, detect_range, history_start
 from finops.anomalies.root_cause import Contributor, root_cause
 from finops.auth import Permission, Principal
-from finops.costs.queries import effective_rows
+from finops.costs.queries import effective_rows, imported_currencies
 from finops.costs.series import daily_series_by_category
 from finops.errors import NotFound
 from finops.models.common import CURRENCY, Money, Reply, RequestBody, UtcDateTime
@@ -381,7 +381,7 @@ def _root_causes(
     days = [d.day for _, _, d in hits if d.day is not None]
     tenants = sorted({t for t, _, _ in hits})
     first, last = min(days) - timedelta(days=ROOT_CAUSE_WINDOW), max(days)
-    rows_sql, params = effective_rows(tenants, first, last)
+    rows_sql, params = effective_rows(tenants, first, last, imported=imported_currencies(client))
     rows = client.query(
         f"SELECT tenant_id, toString(service_category), day, dim.1, dim.2, sum(reported_cost) FROM ({rows_sql}) "
         "ARRAY JOIN [('model', toString(model)), ('region', toString(region_id)), ('service', toString(service_name))] AS dim "

@@ -24,7 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from finops.budgets.periods import BudgetPeriod, period_containing
 from finops.budgets.store import BudgetRecord
-from finops.costs.queries import effective_rows
+from finops.costs.queries import effective_rows, imported_currencies
 
 Range = tuple[date, date]
 # Per tenant: ((category, model, region, service), cost per range of that tenant)
@@ -122,7 +122,9 @@ class SpendReader:
         boundaries = {
             t: sorted({r[0] for r in ranges[t]} | {r[1] + timedelta(days=1) for r in ranges[t]}) for t in tenants
         }
-        rows_sql, params = effective_rows(tenants, start, end, currency=currency)
+        rows_sql, params = effective_rows(
+            tenants, start, end, currency=currency, imported=imported_currencies(self.client)
+        )
         params["seg_tenants"] = tenants
         params["seg_index"] = list(range(1, len(tenants) + 1))
         params["seg_bounds"] = [boundaries[t] for t in tenants]

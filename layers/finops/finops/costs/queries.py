@@ -15,7 +15,7 @@ server-side parameters.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from clickhouse_connect.driver.client import Client
 from pydantic import Field
 
+from finops.cache import Expiring
 from finops.costs.meters import METERS
 from finops.db.faults import NO_EXCHANGE_RATE_MARKER
 from finops.errors import InvalidRequest
@@ -171,8 +172,14 @@ def _converted(metric_column: str, *, target_is_usd: bool) -> str:
     )
 
 
-def _effective_rows_sql(metric: str, currency: str) -> str:
-    target_is_usd = currency == "USD"
+def _effective_rows_sql(metric: str, currency: str, *, with_imports: bool, convert: bool) -> str:
+    rows = f"{_TELEMETRY_ROWS} UNION ALL {_IMPORTED_ROWS}" if with_imports else _TELEMETRY_ROWS
+    if not convert:
+        # Every currency these tenants' rows are known to be in is the report's: no rates to look up. A row in a
+        # currency imported since the reader's index was loaded is left out (for at most its minute), never summed
+        # as if it were in the report's currency.
+        return f"SELECT *, {METRIC_COLUMNS[metric]} AS reported_cost FROM ({rows}) WHERE billing_currency = {{currency:String}}"
+    target_is_usd = currency == CURRENCY
     target_join = (
         ""
         if target_is_usd
@@ -186,7 +193,7 @@ SELECT r.tenant_id AS tenant_id, r.day AS day, r.service_category AS service_cat
        r.list_cost AS list_cost, r.pricing_unit AS pricing_unit, r.pricing_quantity AS pricing_quantity,
        {_converted(METRIC_COLUMNS[metric], target_is_usd=target_is_usd)} AS reported_cost
 FROM (
-    SELECT *, {{currency:String}} AS target FROM ({_TELEMETRY_ROWS} UNION ALL {_IMPORTED_ROWS})
+    SELECT *, {{currency:String}} AS target FROM ({rows})
 ) AS r
 ASOF LEFT JOIN {_RATES} AS fx ON fx.currency = r.billing_currency AND r.day >= fx.effective_from
 {target_join}"""
@@ -201,17 +208,24 @@ def effective_rows(
     metric: Metric = "effective",
     currency: str = CURRENCY,
     charge_categories: Sequence[str] = (),
+    imported: ImportedCurrencies | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """SQL (and its parameters) of the effective cost rows of some tenants over [start, end], one query.
 
     Rows: tenant_id, day, service_category, service_subcategory, model, region_id, service_name, source
     (`telemetry` or `focus:<provider>`), charge_category (FOCUS ChargeCategory), billing_currency, billed_cost,
-    effective_cost and list_cost (in the billing currency), pricing_unit, pricing_quantity, and `reported_cost`: the `metric` converted into
-    `currency`.
+    effective_cost and list_cost (in the billing currency), pricing_unit, pricing_quantity, and `reported_cost`: the
+    `metric` converted into `currency`.
     Telemetry: each fact row plus the live spend its cut-off leaves out, and the live spend of keys with no fact row
-    yet. Imported cost: the latest import of each slice of a bill."""
+    yet. Imported cost: the latest import of each slice of a bill.
+    `imported` (from `imported_currencies`) lets the query leave out what these tenants do not have: the imported
+    part for tenants without imported cost, the exchange rates when every currency is the report's. Without it the
+    query reads everything, whatever it finds."""
+    known = None if imported is None else imported.of(tenants)
+    with_imports = known is None or bool(known)
+    convert = known is None or currency != CURRENCY or any(c != currency for c in known)
     charges = list(charge_categories)
-    return _effective_rows_sql(metric, currency), {
+    return _effective_rows_sql(metric, currency, with_imports=with_imports, convert=convert), {
         "tenants": list(tenants),
         "d0": start,
         "d1": end,
@@ -220,6 +234,41 @@ def effective_rows(
         "charges_or_usage": charges or ["Usage"],
         "currency": currency,
     }
+
+
+@dataclass(frozen=True)
+class ImportedCurrencies:
+    """Each tenant that has imported cost, with the billing currencies of its rows (table imported_cost_currencies)."""
+
+    by_tenant: Mapping[str, frozenset[str]]
+
+    def of(self, tenants: Sequence[str]) -> frozenset[str]:
+        """The currencies of any of these tenants' imported cost (empty: none of them has any)."""
+        return frozenset().union(*(self.by_tenant.get(t, frozenset()) for t in tenants))
+
+
+# The index is a row per tenant and currency, loaded whole: its size follows the tenants, not the stored history.
+_imported_currencies = Expiring[ImportedCurrencies](60)
+
+
+def imported_currencies(client: Client) -> ImportedCurrencies:
+    """Which tenants have imported cost, in which currencies, reused for a minute per container (an import forgets it
+    in the container that made it): a new import shows in every function's reports within a minute."""
+    return _imported_currencies.get(lambda: _load_imported_currencies(client))
+
+
+def forget_imported_currencies() -> None:
+    _imported_currencies.forget()
+
+
+def _load_imported_currencies(client: Client) -> ImportedCurrencies:
+    by_tenant: dict[str, set[str]] = {}
+    for row in client.query(
+        "SELECT DISTINCT toString(tenant_id) AS tenant, toString(billing_currency) AS currency "
+        "FROM imported_cost_currencies"
+    ).named_results():
+        by_tenant.setdefault(row["tenant"], set()).add(row["currency"])
+    return ImportedCurrencies({tenant: frozenset(currencies) for tenant, currencies in by_tenant.items()})
 
 
 @dataclass(frozen=True)
@@ -306,6 +355,7 @@ class CostReader:
             metric=scope.metric,
             currency=scope.currency,
             charge_categories=scope.charge_categories,
+            imported=imported_currencies(self._client),
         )
 
     def grouped(

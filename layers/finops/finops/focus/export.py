@@ -25,7 +25,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from finops.costs.queries import TELEMETRY_SOURCE, CostScope, effective_rows
+from finops.costs.queries import TELEMETRY_SOURCE, CostScope, effective_rows, imported_currencies
 from finops.errors import InvalidRequest
 from finops.focus import spec
 
@@ -85,7 +85,12 @@ LIMIT {limit}
 def export_focus(client: Client, scope: CostScope, *, provider_name: str) -> str:
     """The tenant's cost over the scope's days as a FOCUS 1.0 CSV file (RFC 4180, CRLF line ends)."""
     rows_sql, params = effective_rows(
-        [scope.tenant_id], scope.start, scope.end, scope.categories, charge_categories=scope.charge_categories
+        [scope.tenant_id],
+        scope.start,
+        scope.end,
+        scope.categories,
+        charge_categories=scope.charge_categories,
+        imported=imported_currencies(client),
     )
     rows = client.query(_ROWS.format(rows=rows_sql, limit=MAX_EXPORT_ROWS + 1), parameters=params).result_rows
     if len(rows) > MAX_EXPORT_ROWS:

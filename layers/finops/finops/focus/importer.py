@@ -37,6 +37,7 @@ from typing import IO, Any
 
 from clickhouse_connect.driver.client import Client
 
+from finops.costs.queries import forget_imported_currencies
 from finops.currencies.rates import ExchangeRates
 from finops.errors import InvalidRequest, PayloadTooLarge
 from finops.focus import spec
@@ -402,6 +403,7 @@ class _Import:
                 [[*slice_, self.import_id, now] for slice_ in sorted(self.slices)],
                 column_names=_SLICE_COLUMNS,
             )
+            forget_imported_currencies()  # this container's reports show the import at once, others' within a minute
 
     def result(self) -> ImportResult:
         return ImportResult(
