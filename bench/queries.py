@@ -123,6 +123,8 @@ class QueryResult:
     calls_per_endpoint: int
     variants: list[QueryVariant]
     growth: list[GrowthCell]
+    # Where the engine's time goes for one call (label: median ms), measured last (facts merged, nothing live).
+    planning: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -313,6 +315,9 @@ def run(
     for table in ("usage_events", "cost_live", "cost_live_duplicates"):
         client.command(f"TRUNCATE TABLE {table}")
     measure_variant(f"{merged}, nothing live", seed=7, target_ms=TARGET_MERGED_P95_MS)
+    planning = measure_planning(client, dataset.tenant_id(tenant_pair(tenants)[1]), today)
+    for label, ms in planning.items():
+        log(f"queries [planning] {label}: {ms:.1f} ms")
     return QueryResult(
         tenants=tenants,
         days=days,
@@ -326,7 +331,40 @@ def run(
         calls_per_endpoint=calls,
         variants=variants,
         growth=growth,
+        planning=planning,
     )
+
+
+def measure_planning(client: Any, tenant: str, today: date, *, samples: int = 40) -> dict[str, float]:
+    """Median ms of the daily-costs query of one tenant over 90 days, planned only (`EXPLAIN PLAN`) and run, next
+    to a plain read of the same facts and to the query with its imported part and exchange rates (what a tenant
+    with imported cost in another currency pays): how much of a call is the engine's planning, not its reading."""
+    from finops.costs.queries import ImportedCurrencies, effective_rows, imported_currencies
+
+    start = today - timedelta(days=89)
+    index = imported_currencies(client)
+    plain_sql, params = effective_rows([tenant], start, today, imported=index)
+    full_sql, _ = effective_rows([tenant], start, today, imported=ImportedCurrencies({tenant: frozenset({"EUR"})}))
+    daily = "SELECT day, sum(reported_cost) FROM ({rows}) GROUP BY day ORDER BY day"
+    queries = {
+        "plain read of the facts (cost_facts FINAL, no live part)": (
+            "SELECT charge_period_start, sum(billed_cost) FROM cost_facts FINAL WHERE tenant_id IN {tenants:Array(String)} "
+            "AND charge_period_start BETWEEN {d0:Date} AND {d1:Date} GROUP BY 1 ORDER BY 1"
+        ),
+        "the call's one query (telemetry: facts + live + surplus copies), planned only": (
+            "EXPLAIN PLAN " + daily.format(rows=plain_sql)
+        ),
+        "the call's one query, run": daily.format(rows=plain_sql),
+        "with imported cost and exchange rates, planned only": "EXPLAIN PLAN " + daily.format(rows=full_sql),
+        "with imported cost and exchange rates, run": daily.format(rows=full_sql),
+    }
+    samples_ms: dict[str, list[float]] = defaultdict(list)
+    for _ in range(samples):  # interleaved: noise hits them alike
+        for label, sql in queries.items():
+            started = time.perf_counter()
+            client.query(sql, parameters=params)
+            samples_ms[label].append((time.perf_counter() - started) * 1000)
+    return {label: sorted(ms)[len(ms) // 2] for label, ms in samples_ms.items()}
 
 
 @contextlib.contextmanager
