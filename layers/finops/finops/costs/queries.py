@@ -78,48 +78,48 @@ _KEY = "tenant_id, day, service_category, service_subcategory, model, region_id,
 _METER_NAMES = "[" + ", ".join(f"'{m.name}'" for m in METERS) + "]"
 _METER_UNITS = "[" + ", ".join(f"'{m.pricing_unit}'" for m in METERS) + "]"
 
-# Telemetry: facts, live rows and surplus copies in one read of each table. Per key, the live rows (less the surplus
-# copies of re-sent events, finops.costs.ingest) count when they were ingested after that key's fact row's cut-off
-# (all of them without a fact row): the window gives every row its key's cut-off. Each table is read once: a second
-# read of cost_facts could see another version of a row than the first and count its events twice. Which of the
-# tables a concurrent aggregation touched first does not matter: live rows are never removed by it, and a fact row
-# says itself which of them it holds. Telemetry is rated in USD, its usage is its only charge category, and its
-# billed, effective and list costs are one figure (the rate card's list price, or the cost the caller sent). Its
-# pricing quantity is the meter's (a surplus copy of a re-sent event is subtracted from the cost, not the quantity:
-# `cost_live_duplicates` keeps no quantities, so until its day is aggregated such a copy's quantity counts twice).
+# Telemetry: facts, live rows and surplus copies in one read of each table, grouped by fact key: a key's live rows
+# (less the surplus copies of re-sent events, finops.costs.ingest) count when they were ingested after its fact row's
+# cut-off (all of them without a fact row). Each table is read once: a second read of cost_facts could see another
+# version of a row than the first and count its events twice. Which of the tables a concurrent aggregation touched
+# first does not matter: live rows are never removed by it, and a fact row says itself which of them it holds.
+# (A window giving every row its key's cut-off reads the same, but sorts every row: 1.7 times slower over 100
+# tenants' 120 days; hash grouping with the live rows kept aside in an array is what scales.)
+# Telemetry is rated in USD, its usage is its only charge category, and its billed, effective and list costs are one
+# figure (the rate card's list price, or the cost the caller sent). Its pricing quantity is the meter's (a surplus
+# copy of a re-sent event is subtracted from the cost, not the quantity: `cost_live_duplicates` keeps no quantities,
+# so until its day is aggregated such a copy's quantity counts twice).
 _TELEMETRY_ROWS = f"""
 SELECT {_KEY}, '{TELEMETRY_SOURCE}' AS source, 'Usage' AS charge_category, 'USD' AS billing_currency,
-       billed_cost, billed_cost AS effective_cost, billed_cost AS list_cost,
+       fact_cost + arraySum(arrayMap(x -> x.2, arrayFilter(x -> x.1 > cut, live))) AS billed_cost,
+       billed_cost AS effective_cost, billed_cost AS list_cost,
        transform(toString(service_subcategory), {_METER_NAMES}, {_METER_UNITS}, '') AS pricing_unit,
-       pricing_quantity
+       fact_quantity + arraySum(arrayMap(x -> x.3, arrayFilter(x -> x.1 > cut, live))) AS pricing_quantity
 FROM (
-    SELECT {_KEY}, sum(fact_cost) + sumIf(live_cost, ingested_us > key_cut) AS billed_cost,
-           sum(fact_quantity) + sumIf(live_quantity, ingested_us > key_cut) AS pricing_quantity
+    SELECT {_KEY}, sum(fact_cost) AS fact_cost, sum(fact_quantity) AS fact_quantity, max(cut) AS cut,
+           groupArrayIf((ingested_us, live_cost, live_quantity), ingested_us > 0) AS live
     FROM (
-        SELECT *, max(cut) OVER (PARTITION BY {_KEY}) AS key_cut
-        FROM (
-            SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id,
-                   service_name, billed_cost AS fact_cost, toDecimal128(consumed_quantity, 12) AS fact_quantity,
-                   toUnixTimestamp64Micro(events_through) AS cut, toInt64(0) AS ingested_us,
-                   toDecimal128(0, 12) AS live_cost, toDecimal128(0, 12) AS live_quantity
-            FROM cost_facts FINAL
-            WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
-              AND {_CATEGORY_FILTER}
-            UNION ALL
-            SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-                   toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
-                   billed_cost, toDecimal128(consumed_quantity, 12)
-            FROM cost_live
-            WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
-              AND {_CATEGORY_FILTER}
-            UNION ALL
-            SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-                   toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
-                   -billed_cost, toDecimal128(0, 12)
-            FROM cost_live_duplicates FINAL
-            WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
-              AND {_CATEGORY_FILTER}
-        )
+        SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id,
+               service_name, billed_cost AS fact_cost, toDecimal128(consumed_quantity, 12) AS fact_quantity,
+               toUnixTimestamp64Micro(events_through) AS cut, toInt64(0) AS ingested_us,
+               toDecimal128(0, 12) AS live_cost, toDecimal128(0, 12) AS live_quantity
+        FROM cost_facts FINAL
+        WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
+          AND {_CATEGORY_FILTER}
+        UNION ALL
+        SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
+               toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
+               billed_cost, toDecimal128(consumed_quantity, 12)
+        FROM cost_live
+        WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
+          AND {_CATEGORY_FILTER}
+        UNION ALL
+        SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
+               toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
+               -billed_cost, toDecimal128(0, 12)
+        FROM cost_live_duplicates FINAL
+        WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
+          AND {_CATEGORY_FILTER}
     )
     GROUP BY {_KEY}
 )
