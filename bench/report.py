@@ -361,7 +361,10 @@ def _cold_start(w: Any, result: Any) -> None:
         "`LAMBDA_TASK_ROOT` (no X-Ray SDK is imported: `Tracing: Active` traces the functions without one). "
         "The target applies to API "
         "functions; scheduled ones are listed for reference. This machine's CPU, not a Lambda's (a 512 MB "
-        "function gets a fraction of a vCPU, though init runs at full speed)."
+        "function gets a fraction of a vCPU, though init runs at full speed). The layer's and the functions' "
+        "bytecode was compiled beforehand (`python -m compileall`): without it (as with PYTHONDONTWRITEBYTECODE, or "
+        "on Lambda's read-only /opt, since `sam build` ships the layer's sources only) the layer's own modules "
+        "took 111 ms to import instead of 25 in this session's runs."
     )
     w("")
     w("| Function | Kind | Median ms | p95 ms | Modules loaded | Verdict |")
