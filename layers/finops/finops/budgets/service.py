@@ -47,13 +47,12 @@ from finops.currencies.rates import ExchangeRates, current_exchange_rates
 from finops.db.faults import as_unavailable
 from finops.errors import InvalidRequest, NotFound, PreconditionFailed
 from finops.models.common import CURRENCY, MICRO, quantize
+from finops.notifications.outbox import Notification, enqueue_many
 from finops.observability import add_count, logger
 from finops.settings import get_settings
 
 if TYPE_CHECKING:
     from finops.budgets.forecasts import BudgetForecast
-    from finops.notifications.outbox import Notification
-
 NOT_FOUND = "budget not found"
 # Changes after which the thresholds of the current period may fire again.
 _RE_ARMING_FIELDS = {
@@ -477,8 +476,6 @@ class Budgets:
                     event.percent_used,
                     event.details,
                 )
-        from finops.notifications.outbox import enqueue_many
-
         enqueue_many(self.conn, notifications)  # one statement for the chunk's alerts
         store.save_evaluations(self.conn, evaluations)
         store.save_forecasts(self.conn, saved_forecasts)
@@ -564,8 +561,11 @@ class Budgets:
         )
         if event_id is None:
             return 0
-        self._enqueue_alerts(
-            budget, event_id, "forecast_exceeds", "warning", None, spend.period, spend.amount, percent, details
+        enqueue_many(
+            self.conn,
+            _alerts(
+                budget, event_id, "forecast_exceeds", "warning", None, spend.period, spend.amount, percent, details
+            ),
         )
         return 1
 
@@ -598,36 +598,20 @@ class Budgets:
             if event_id is None:
                 continue
             fired.append(event_id)
-            self._enqueue_alerts(
-                budget,
-                event_id,
-                event.event_type,
-                event.severity,
-                event.threshold_percent,
-                period,
-                spend.amount,
-                percent,
+            enqueue_many(
+                self.conn,
+                _alerts(
+                    budget,
+                    event_id,
+                    event.event_type,
+                    event.severity,
+                    event.threshold_percent,
+                    period,
+                    spend.amount,
+                    percent,
+                ),
             )
         return fired, evaluation
-
-    def _enqueue_alerts(
-        self,
-        budget: BudgetRecord,
-        event_id: str,
-        event_type: str,
-        severity: str,
-        threshold: Decimal | None,
-        period: BudgetPeriod,
-        spent: Decimal,
-        percent: Decimal,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        from finops.notifications.outbox import enqueue_many
-
-        enqueue_many(
-            self.conn,
-            _alerts(budget, event_id, event_type, severity, threshold, period, spent, percent, details),
-        )
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -667,7 +651,6 @@ def _alerts(
     if event_type == "period_rollover":
         return []
     from finops.notifications.messages import compose_budget_alert
-    from finops.notifications.outbox import Notification
 
     topics = (["alerts"] if "notify" in budget.actions else []) + (
         ["admin"] if "alert_admins" in budget.actions else []
