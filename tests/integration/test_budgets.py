@@ -550,7 +550,7 @@ def test_daily_check_locks_each_chunk_and_sees_changes_made_since_it_read_the_bu
     )
     assert api("delete_budget", "DELETE", f"{B}/budgets/{dropped['id']}", auth=ADMIN)[0] == 204
     assert api("delete_budget", "DELETE", f"{B}/budgets/{gone['id']}", auth=ADMIN, query={"hard": "true"})[0] == 204
-    with store.transaction(postgres):
+    with postgres_db.transaction(postgres):
         locked = store.lock_budgets(postgres, list(read_before.values()))
     assert set(locked) == {kept["id"], changed["id"], dropped["id"]}
     assert read_before[kept["id"]].state == "ok"

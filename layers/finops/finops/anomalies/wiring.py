@@ -16,9 +16,8 @@ def queue_and_publish_alerts(anomalies: Sequence[AnomalyOut]) -> int:
         logger.warning("no PostgreSQL configured: anomaly alerts are not sent")
         return 0
     from finops.anomalies.alerts import enqueue_anomaly_alerts
-    from finops.budgets.store import transaction
-    from finops.budgets.wiring import notifier
-    from finops.db.postgres import get_connection
+    from finops.db.postgres import get_connection, transaction
+    from finops.notifications.notifier import notifier
 
     conn = get_connection()
     with transaction(conn):

@@ -42,11 +42,13 @@ from finops.budgets.policy import (
     strictest,
 )
 from finops.budgets.spend import Spend, SpendReader
-from finops.budgets.store import BudgetRecord, transaction
+from finops.budgets.store import BudgetRecord
 from finops.currencies.rates import ExchangeRates, current_exchange_rates
 from finops.db.faults import as_unavailable
+from finops.db.postgres import transaction
 from finops.errors import InvalidRequest, NotFound, PreconditionFailed
 from finops.models.common import CURRENCY, MICRO, quantize
+from finops.notifications.notifier import Notifier
 from finops.notifications.outbox import Notification, enqueue_many
 from finops.observability import add_count, logger
 from finops.settings import get_settings
@@ -73,22 +75,6 @@ class DailyCheckReport:
     budgets: int = 0
     events: int = 0
     failed: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Notifier:
-    """Where alerts go after a commit; without topics configured, outbox rows simply stay pending."""
-
-    # (connection, the whole backlog?, subscription changes too?): only the budget-changing functions and the
-    # drainer may change e-mail subscriptions (their IAM grants say so); others publish messages only.
-    publish: Callable[[Connection, bool, bool], None] | None = None
-
-    def after_commit(self, conn: Connection, *, backlog: bool = False, subscriptions: bool = False) -> None:
-        if self.publish is not None:
-            try:
-                self.publish(conn, backlog, subscriptions)
-            except Exception:  # the rows stay pending; the drainer retries them
-                logger.exception("publishing notifications failed; they stay pending")
 
 
 class Budgets:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -112,17 +111,6 @@ class BudgetRecord:
             updated_at=self.updated_at,
             deleted_at=self.deleted_at,
         )
-
-
-@contextmanager
-def transaction(conn: Connection) -> Iterator[Connection]:
-    conn.run("BEGIN")
-    try:
-        yield conn
-    except BaseException:
-        conn.run("ROLLBACK")
-        raise
-    conn.run("COMMIT")
 
 
 def parse_budget_id(value: str) -> str | None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pg8000.native import Connection
-
-from finops.budgets.service import Budgets, Notifier
+from finops.budgets.service import Budgets
 from finops.budgets.spend import SpendReader
 from finops.db.clickhouse import get_client
 from finops.db.postgres import get_connection
-from finops.notifications.publisher import topic_arns_from_settings
+from finops.notifications.notifier import notifier
 from finops.settings import get_settings
 
 
@@ -28,22 +26,3 @@ def budgets(*, cached_spend: bool = True) -> Budgets:
 def forget() -> None:
     """Drop per-container state (tests switch databases)."""
     _spend_reader.cache_clear()
-
-
-def notifier() -> Notifier:
-    topics = topic_arns_from_settings()
-    if not any(topics.values()):
-        return Notifier()
-
-    def publish(conn: Connection, backlog: bool, subscriptions: bool) -> None:
-        from finops.notifications.publisher import drain_outbox, publish_pending, sns_client, sync_pending_subscriptions
-
-        if backlog:
-            drain_outbox(conn, sns_client(), topics, subscriptions=subscriptions)
-            return
-        # On a request path: a few rows, and give up at once if SNS is unreachable (the drainer retries).
-        publish_pending(conn, sns_client(), topics, limit=20, max_consecutive_connection_errors=1)
-        if subscriptions:
-            sync_pending_subscriptions(conn, sns_client(), topics, limit=10)
-
-    return Notifier(publish=publish)

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -27,6 +28,18 @@ from finops.settings import get_settings
 _lock = threading.Lock()
 _connection: pg8000.native.Connection | None = None
 _FILE_PATTERN = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+@contextlib.contextmanager
+def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
+    """One transaction on `conn`: committed when the block ends, rolled back when it raises."""
+    conn.run("BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.run("ROLLBACK")
+        raise
+    conn.run("COMMIT")
 
 
 def get_connection() -> pg8000.native.Connection:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
 
 CURRENCY = "USD"  # the rate card's currency, the base of the exchange rates and the default of every report
 CurrencyCode = Annotated[
@@ -112,10 +113,16 @@ class RequestBody(BaseModel):
     (`tenant_id` for `tenantId`) is an unknown key like any other, rejected with a 422 naming it, so what is
     authorized is always what is parsed and stored."""
 
-    model_config = ConfigDict(extra="forbid", validate_by_name=False, validate_by_alias=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        extra="forbid",
+        validate_by_name=False,
+        validate_by_alias=True,
+        str_strip_whitespace=True,
+    )
 
 
 class Reply(BaseModel):
     """Base of every reply: built in code by field name, written out by alias (camelCase)."""
 
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
