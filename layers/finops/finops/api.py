@@ -15,12 +15,14 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -123,13 +125,28 @@ def make_resolver(router: Router, *, body_media_type: str = JSON) -> APIGatewayH
     return app
 
 
-def current_principal(app: APIGatewayHttpResolver | Router) -> Principal:
+def caller(request: Request) -> Principal:
     """The caller of the request being handled (401 without claims, 403 without a usable role)."""
+    event = request.resolved_event
+    assert isinstance(event, APIGatewayProxyEventV2)
+    return _principal_of(event)
+
+
+def current_principal(app: APIGatewayHttpResolver | Router) -> Principal:
+    """Deprecated: handlers declare `principal: Caller` instead (removed once every handler does)."""
     event = app.current_event
     assert isinstance(event, APIGatewayProxyEventV2)
+    return _principal_of(event)
+
+
+def _principal_of(event: APIGatewayProxyEventV2) -> Principal:
     principal = principal_from_claims(event.request_context.authorizer.jwt_claim)
     logger.append_keys(tenant_id=principal.tenant_id, roles=sorted(r.value for r in principal.roles))
     return principal
+
+
+# A handler's parameter `principal: Caller` receives the caller (tests swap `caller` in `app.dependency_overrides`).
+Caller = Annotated[Principal, Depends(caller)]
 
 
 def model_response(model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import clickhouse_connect
+from aws_lambda_powertools.event_handler.depends import Depends
 from clickhouse_connect.driver.client import Client
 
 from finops.settings import get_settings
@@ -27,6 +28,10 @@ def get_client() -> Client:
             if _client is None:
                 _client = connect(database=get_settings().clickhouse_database)
     return _client
+
+
+# A handler's parameter `client: ClickHouse` receives the container's client.
+ClickHouse = Annotated[Client, Depends(get_client)]
 
 
 def connect(database: str | None = None) -> Client:
