@@ -5,9 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from finops.anomalies.service import AcknowledgeRequest, AnomalyOut, acknowledge
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.db.clickhouse import get_client
-from finops.observability import instrumented
 
 router = Router()
 
@@ -21,7 +20,4 @@ def acknowledge_anomaly(anomaly_id: str, request: AcknowledgeRequest) -> Anomaly
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

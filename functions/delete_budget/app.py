@@ -8,9 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import current_principal, make_resolver, route_responses
+from finops.api import api_handler, current_principal, make_resolver, route_responses
 from finops.budgets.wiring import budgets
-from finops.observability import instrumented
 
 router = Router()
 
@@ -28,7 +27,4 @@ def delete_budget(budget_id: str, hard: Annotated[bool, Query()] = False) -> Res
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

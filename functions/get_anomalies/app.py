@@ -9,12 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from finops.anomalies.detection import AnomalyMethod
 from finops.anomalies.service import AnomaliesResponse, detect_and_list
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.queries import make_scope
 from finops.db.clickhouse import get_client
 from finops.models.common import ApiDate, Category, TenantId
-from finops.observability import instrumented
 from finops.settings import get_settings
 
 router = Router()
@@ -46,7 +45,4 @@ def anomalies(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import ETAG_HEADER, current_principal, make_resolver, model_response, route_responses
+from finops.api import ETAG_HEADER, api_handler, current_principal, make_resolver, model_response, route_responses
 from finops.budgets.models import Budget
 from finops.budgets.wiring import budgets
-from finops.observability import instrumented
 
 router = Router()
 
@@ -26,7 +25,4 @@ def get_budget(budget_id: str) -> Budget:
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

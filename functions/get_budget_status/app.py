@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.budgets.models import BudgetStatus
 from finops.budgets.wiring import budgets
-from finops.observability import instrumented
 
 router = Router()
 
@@ -19,7 +18,4 @@ def get_budget_status(budget_id: str) -> BudgetStatus:
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

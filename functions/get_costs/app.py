@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import current_principal, make_resolver, route_responses
+from finops.api import api_handler, current_principal, make_resolver, route_responses
 from finops.auth import Permission
 from finops.costs.explorer import CSV_MEDIA_TYPE, costs_as_csv, csv_attachment, get_costs
 from finops.costs.models import CostsResponse
@@ -24,7 +24,6 @@ from finops.costs.queries import (
 from finops.db.clickhouse import get_client
 from finops.focus.service import export_focus_file
 from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
-from finops.observability import instrumented
 
 router = Router()
 
@@ -74,7 +73,4 @@ def costs(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

@@ -7,14 +7,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import Caller, make_resolver
+from finops.api import Caller, api_handler, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import get_breakdown
 from finops.costs.models import BreakdownResponse
 from finops.costs.queries import METRIC_DESCRIPTION, CategoryList, ChargeCategoryList, Metric, make_scope
 from finops.db.clickhouse import ClickHouse
 from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
-from finops.observability import instrumented
 
 router = Router()
 
@@ -38,7 +37,4 @@ def costs_by_model(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

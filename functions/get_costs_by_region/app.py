@@ -7,14 +7,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import get_breakdown
 from finops.costs.models import BreakdownResponse
 from finops.costs.queries import METRIC_DESCRIPTION, CategoryList, ChargeCategoryList, Metric, make_scope
 from finops.db.clickhouse import get_client
 from finops.models.common import CURRENCY, ApiDate, CurrencyCode, TenantId
-from finops.observability import instrumented
 
 router = Router()
 
@@ -36,7 +35,4 @@ def costs_by_region(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

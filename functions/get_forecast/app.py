@@ -8,13 +8,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.auth import Permission
 from finops.db.clickhouse import get_client
 from finops.forecasting.engine import Method
 from finops.forecasting.service import ForecastResponse, get_forecast
 from finops.models.common import CURRENCY, ApiDate, Category, CurrencyCode, TenantId
-from finops.observability import instrumented
 
 router = Router()
 
@@ -46,7 +45,4 @@ def forecast(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

@@ -8,11 +8,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.costs.rate_card import RateCardResponse, current_rate_card, rate_card_response
 from finops.db.clickhouse import get_client
 from finops.models.common import ApiDate
-from finops.observability import instrumented
 
 router = Router()
 
@@ -27,7 +26,4 @@ def rate_card(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

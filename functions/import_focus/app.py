@@ -8,12 +8,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import CSV, current_principal, make_resolver, route_responses
+from finops.api import CSV, api_handler, current_principal, make_resolver, route_responses
 from finops.db.clickhouse import get_client
 from finops.focus.models import ColumnName, ImportResult
 from finops.focus.service import import_http_body, import_target
 from finops.models.common import TenantId
-from finops.observability import instrumented
 
 router = Router()
 
@@ -58,7 +57,4 @@ def import_focus(
 
 app = make_resolver(router, body_media_type=CSV)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

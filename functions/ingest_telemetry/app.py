@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.budgets.realtime import evaluate_after_ingest
 from finops.costs.ingest import ingest
 from finops.costs.rate_card import current_rate_card
 from finops.costs.telemetry import IngestResult, TelemetryBatch
 from finops.db.clickhouse import get_client
-from finops.observability import add_count, instrumented
+from finops.observability import add_count
 
 router = Router()
 
@@ -31,7 +31,4 @@ def ingest_telemetry(batch: TelemetryBatch) -> IngestResult:
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

@@ -7,10 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.budgets.models import BudgetEventPage
 from finops.budgets.wiring import budgets
-from finops.observability import instrumented
 
 router = Router()
 
@@ -26,7 +25,4 @@ def list_budget_events(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

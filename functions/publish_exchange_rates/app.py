@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.auth import Permission
 from finops.currencies.rates import ExchangeRatesResponse, PublishExchangeRatesRequest, publish_exchange_rates
 from finops.db.clickhouse import get_client
-from finops.observability import instrumented
 
 router = Router()
 
@@ -23,7 +22,4 @@ def publish(request: PublishExchangeRatesRequest) -> ExchangeRatesResponse:
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

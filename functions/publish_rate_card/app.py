@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.rate_card import PublishRateCardRequest, RateCardResponse, publish_rate_card
 from finops.db.clickhouse import get_client
-from finops.observability import instrumented
 
 router = Router()
 
@@ -21,7 +20,4 @@ def publish(request: PublishRateCardRequest) -> RateCardResponse:
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

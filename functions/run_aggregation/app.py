@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import current_principal, make_resolver
+from finops.api import api_handler, current_principal, make_resolver
 from finops.auth import Permission
 from finops.costs.explorer import run_aggregation
 from finops.costs.models import AggregateRequest, AggregateResponse
 from finops.db.clickhouse import get_client
-from finops.observability import instrumented
 
 router = Router()
 
@@ -28,7 +27,4 @@ def aggregate(request: AggregateRequest) -> AggregateResponse:
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

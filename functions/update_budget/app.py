@@ -7,10 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
-from finops.api import ETAG_HEADER, current_principal, make_resolver, model_response, route_responses
+from finops.api import ETAG_HEADER, api_handler, current_principal, make_resolver, model_response, route_responses
 from finops.budgets.models import Budget, BudgetUpdate
 from finops.budgets.wiring import budgets
-from finops.observability import instrumented
 
 router = Router()
 
@@ -34,7 +33,4 @@ def update_budget(
 
 app = make_resolver(router)
 
-
-@instrumented()
-def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

@@ -93,7 +93,15 @@ def _handler(template: dict[str, Any], properties: dict[str, Any]) -> str:
 
 def _defines_lambda_handler(app_py: Path) -> bool:
     tree = ast.parse(app_py.read_text(), filename=str(app_py))
-    return any(isinstance(node, ast.FunctionDef) and node.name == "lambda_handler" for node in tree.body)
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    return "lambda_handler" in defined | assigned
 
 
 def _publish_topics(properties: dict[str, Any]) -> set[str]:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from finops.auth import Principal, principal_from_claims
 from finops.db.faults import as_invalid_request, as_unavailable
 from finops.errors import FinOpsError, ServiceUnavailable
-from finops.observability import add_count, logger
+from finops.observability import Handler, add_count, instrumented, logger
 
 API_TITLE = "FinOps Cost Explorer & Budgets API"
 API_VERSION = "1.0.0"
@@ -123,6 +123,16 @@ def make_resolver(router: Router, *, body_media_type: str = JSON) -> APIGatewayH
     app.exception_handler(RequestValidationError)(_validation_error)
     app.exception_handler(Exception)(_unexpected_error)
     return app
+
+
+def api_handler(app: APIGatewayHttpResolver) -> Handler:
+    """The Lambda entry point of an API function: its resolver, with the logging and metrics every handler has."""
+
+    @instrumented()
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
 def caller(request: Request) -> Principal:
