@@ -197,30 +197,19 @@ def _anomaly_job(today: date) -> AnomalyRun:
         "resources": ["arn:aws:events:us-east-1:000000000000:rule/bench"],
         "detail": {},
     }
-    series_rows: list[int] = []
-    original_series = service.daily_series_by_category
-
-    def counting_series(*args: Any, **kwargs: Any) -> Any:
-        keys, matrix = original_series(*args, **kwargs)
-        series_rows.append(len(keys))
-        return keys, matrix
-
-    service.daily_series_by_category = counting_series
-    try:
-        with (
-            patched(service, "daily_series_by_category") as series,
-            patched(service, "detect_range") as detection,
-            patched(service, "_root_causes") as causes,
-            patched(service, "store") as storing,
-            patched(service, "to_replies") as listing,
-            patched(module, "queue_and_publish_alerts") as alerts,
-            quiet(),
-        ):
-            started = time.perf_counter()
-            reply = module.lambda_handler(event, LambdaContext(function_name="run_daily_anomaly_detection"))
-            seconds = time.perf_counter() - started
-    finally:
-        service.daily_series_by_category = original_series
+    series_rows: list[int] = []  # the series of each query: its keys, (keys, matrix)[0]
+    with (
+        patched(service, "daily_series_by_category", lambda series: series_rows.append(len(series[0]))) as series,
+        patched(service, "detect_range") as detection,
+        patched(service, "_root_causes") as causes,
+        patched(service, "store") as storing,
+        patched(service, "to_replies") as listing,
+        patched(module, "queue_and_publish_alerts") as alerts,
+        quiet(),
+    ):
+        started = time.perf_counter()
+        reply = module.lambda_handler(event, LambdaContext(function_name="run_daily_anomaly_detection"))
+        seconds = time.perf_counter() - started
     return AnomalyRun(
         seconds=seconds,
         tenants=reply["tenants"],

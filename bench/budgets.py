@@ -893,8 +893,11 @@ def render(result: BudgetResult) -> list[str]:
     w("")
     w("| Variant | Tenant | Ingest call ms | Block after s | Checks until block | enforcement_lifted events |")
     w("|---|---|---|---|---|---|")
-    for b in result.blocks:
-        w(f"| {b.variant} | {b.tenant} | {b.ingest_ms:.0f} | {b.block_s:.2f} | {b.checks} | {b.lifted_events} |")
+    for block in result.blocks:
+        w(
+            f"| {block.variant} | {block.tenant} | {block.ingest_ms:.0f} | {block.block_s:.2f} | {block.checks} | "
+            f"{block.lifted_events} |"
+        )
     w("")
     return out
 

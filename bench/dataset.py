@@ -409,12 +409,14 @@ def wait_for_merges(client: Client, *, timeout: float = 300.0, quiet: float = 2.
 
 def table_stats(client: Client, table: str) -> tuple[int, int]:
     """(rows, active parts) of a table in the current database."""
-    rows = int(client.command(f"SELECT count() FROM {table}") or 0)
+    rows = int(str(client.command(f"SELECT count() FROM {table}") or 0))
     parts = int(
-        client.command(
-            "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = {t:String} AND active",
-            parameters={"t": table},
+        str(
+            client.command(
+                "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = {t:String} AND active",
+                parameters={"t": table},
+            )
+            or 0
         )
-        or 0
     )
     return rows, parts

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.sections import render  # report.render plus the budget and analytics sections
 
         saved = pickle.loads(SAVED.read_bytes())
-        output = args.output or saved.pop("output")
+        output: Path = args.output or saved.pop("output")
         output.write_text(render(**{k: v for k, v in saved.items() if k != "output"}))
         log(f"wrote {output} from {SAVED}")
         return 0
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     default_output = env.ROOT / "bench" / "RESULTS.md"
     if args.quick or only != set(BENCHMARKS):
         default_output = env.DATA_DIR / ("RESULTS.quick.md" if args.quick else "RESULTS.partial.md")
-    output: Path = args.output or default_output
+    output = args.output or default_output
 
     started = time.perf_counter()
     machine = env.machine_details()

