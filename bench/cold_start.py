@@ -113,7 +113,6 @@ def _environment(lambda_like: bool) -> dict[str, str]:
         **base,
         "POWERTOOLS_SERVICE_NAME": "finops",
         "POWERTOOLS_METRICS_NAMESPACE": "FinOps",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         "CLICKHOUSE_URL": "https://clickhouse.example.com:8443",
     }
 

@@ -21,11 +21,10 @@ DATA_DIR = ROOT / "bench" / "data"
 ENGINE_DIR = DATA_DIR / "chdb"
 CLICKHOUSE_SQL = ROOT / "sql" / "clickhouse"
 
-# Lambda-like defaults for Powertools; X-Ray is off in-process (there is no daemon outside Lambda).
+# Lambda-like defaults for Powertools.
 _ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "finops",
     "POWERTOOLS_METRICS_NAMESPACE": "FinOps",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "AWS_DEFAULT_REGION": "us-east-1",
     # Scale runs do in one call what a Lambda's time limits would cut: the limits are the jobs' ones.

@@ -276,7 +276,7 @@ def _queries(w: Any, result: Any) -> None:
         f"{result.calls_per_endpoint} calls per endpoint and variant, a random tenant of {result.tenants:,} and a "
         "random range of 30, 90 or 365 days ending today for each call, endpoints interleaved. The time is the "
         "whole handler (event parsing, validation, auth, queries, response model, JSON, EMF metrics); "
-        "'engine' is the part spent inside `client.query` (chDB). Tracing is off in-process."
+        "'engine' is the part spent inside `client.query` (chDB). No X-Ray SDK is loaded, here or in Lambda."
     )
     w("")
     for variant in result.variants:

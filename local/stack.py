@@ -400,7 +400,6 @@ class Stack:
         return cls(components)
 
     def start(self) -> Stack:
-        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
         try:
             # Child processes first (they boot on the other core), then everything in order.
             for component in self.components:
