@@ -8,7 +8,9 @@ import pytest
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict
 
-from finops.api import document_errors, make_resolver, route_responses
+from finops.api import Caller, ServiceSettings, caller, document_errors, make_resolver, route_responses
+from finops.auth import Principal
+from finops.settings import Settings, get_settings
 from local.lambda_runtime import LambdaContext, http_api_event
 
 
@@ -103,3 +105,43 @@ def test_every_operation_documents_the_errors_it_can_answer() -> None:
     assert (
         schemas["ErrorBody"]["required"] == ["type", "title", "status", "detail", "errors"] and "ErrorDetail" in schemas
     )
+
+
+# --- what a handler declares it needs: Depends() ------------------------------------------------------------
+
+needs = Router()
+
+
+@needs.get("/needs")
+def report_needs(principal: Caller, settings: ServiceSettings) -> dict[str, Any]:
+    return {"tenant": principal.tenant_id, "maxQueryDays": settings.max_query_days}
+
+
+needs_app = make_resolver(needs)
+
+
+def get_needs(claims: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+    reply = needs_app.resolve(http_api_event("GET", "/needs", claims=claims), LambdaContext(function_name="needs"))
+    return reply["statusCode"], json.loads(reply["body"])
+
+
+def test_a_handler_receives_the_caller_and_the_settings_it_declares() -> None:
+    status, body = get_needs({"tenant_id": "acme", "roles": "[user]"})
+    assert (status, body) == (200, {"tenant": "acme", "maxQueryDays": get_settings().max_query_days})
+
+
+def test_a_request_without_claims_is_a_401_from_the_caller_dependency_not_a_500() -> None:
+    # Depends() wraps what a dependency raises; the caller's Unauthorized must still answer as itself.
+    status, body = get_needs(None)
+    assert (status, body["title"]) == (401, "Unauthorized")
+
+
+def test_tests_swap_the_caller_and_the_settings_without_touching_module_state() -> None:
+    needs_app.dependency_overrides[caller] = lambda: Principal(subject="t", tenant_id="other", roles=frozenset())
+    needs_app.dependency_overrides[get_settings] = lambda: Settings(MAX_QUERY_DAYS=7)
+    try:
+        status, body = get_needs({"tenant_id": "acme", "roles": "[user]"})
+    finally:
+        needs_app.dependency_overrides.clear()
+    assert (status, body) == (200, {"tenant": "other", "maxQueryDays": 7})
+    assert get_needs({"tenant_id": "acme", "roles": "[user]"})[1]["tenant"] == "acme"

@@ -31,6 +31,7 @@ from finops.auth import Principal, principal_from_claims
 from finops.db.faults import as_invalid_request, as_unavailable
 from finops.errors import FinOpsError, ServiceUnavailable
 from finops.observability import Handler, add_count, instrumented, logger
+from finops.settings import Settings, get_settings
 
 API_TITLE = "FinOps Cost Explorer & Budgets API"
 API_VERSION = "1.0.0"
@@ -157,6 +158,9 @@ def _principal_of(event: APIGatewayProxyEventV2) -> Principal:
 
 # A handler's parameter `principal: Caller` receives the caller (tests swap `caller` in `app.dependency_overrides`).
 Caller = Annotated[Principal, Depends(caller)]
+# A handler's parameter `settings: ServiceSettings` receives the container's settings (tests swap `get_settings`).
+# Here, not in settings.py: Depends comes with Powertools' event_handler package, which scheduled functions skip.
+ServiceSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def model_response(model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
