@@ -19,11 +19,11 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from bench import spend_data
-from bench.spend_data import DataSize, Timer, patched, quiet
+from bench.spend_data import DataSize, Timer, patched, quiet, scheduled_event
 from bench.stats import Latencies, median, percentile, verdict
 
 FORECAST_TARGET_MS = 25.0
@@ -183,20 +183,7 @@ def _anomaly_job(today: date) -> AnomalyRun:
     from local.lambda_runtime import LambdaContext, load_function
 
     module = load_function("run_daily_anomaly_detection")
-    now = datetime.now(UTC)
-    event = {
-        "version": "0",
-        "id": "bench-anomaly-job",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": datetime(today.year, today.month, today.day, now.hour, now.minute, tzinfo=UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        ),
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/bench"],
-        "detail": {},
-    }
+    event = scheduled_event("bench-anomaly-job", today)
     series_rows: list[int] = []  # the series of each query: its keys, (keys, matrix)[0]
     with (
         patched(service, "daily_series_by_category", lambda series: series_rows.append(len(series[0]))) as series,

@@ -42,7 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench import spend_data
-from bench.spend_data import DataSize, Timer, patched, quiet
+from bench.spend_data import DataSize, Timer, patched, quiet, scheduled_event
 from bench.stats import Latencies, median, percentile, verdict
 
 CHECK_TARGET_MS = {"miss": 10.0, "warm": 3.0}  # p95, spend cache miss (one small query) and warm
@@ -438,20 +438,7 @@ def _daily_check(conn: Any, today: date, label: str, log: Any) -> DailyRun:
     from local.lambda_runtime import LambdaContext, load_function
 
     handler = load_function("run_daily_budget_check")
-    now = datetime.now(UTC)
-    event = {
-        "version": "0",
-        "id": "bench-daily-check",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": datetime(today.year, today.month, today.day, now.hour, now.minute, tzinfo=UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        ),
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/bench"],
-        "detail": {},
-    }
+    event = scheduled_event("bench-daily-check", today)
     with (
         patched(spend.SpendReader, "_query") as spend_query,
         patched(forecasts, "forecast_budgets") as forecast_all,

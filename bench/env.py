@@ -81,30 +81,14 @@ def use_database(name: str) -> Any:
 
 
 def machine_details() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    os_name = platform.platform()
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                os_name = f"{line.split('=', 1)[1].strip(chr(34))} (kernel {platform.release()})"
-                break
-    except OSError:
-        pass
+    cpu_line = _first_line("/proc/cpuinfo", "model name")
+    cpu = cpu_line.split(":", 1)[1].strip() if cpu_line else "unknown"
+    ram_line = _first_line("/proc/meminfo", "MemTotal")
+    ram = f"{int(ram_line.split()[1]) / 1024 / 1024:.1f} GiB" if ram_line else "unknown"
+    os_line = _first_line("/etc/os-release", "PRETTY_NAME=")
+    os_name = (
+        f"{os_line.split('=', 1)[1].strip(chr(34))} (kernel {platform.release()})" if os_line else platform.platform()
+    )
     versions = {}
     for package in ("chdb", "chdb-core", "clickhouse-connect", "numpy", "pydantic", "aws-lambda-powertools"):
         try:
@@ -120,3 +104,12 @@ def machine_details() -> dict[str, str]:
         "Python": platform.python_version(),
         **versions,
     }
+
+
+def _first_line(path: str, prefix: str) -> str | None:
+    """The first line of a system file that starts with `prefix`; None without one (or without the file)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    return next((line for line in lines if line.startswith(prefix)), None)

@@ -159,6 +159,16 @@ def postgres() -> Iterator[Any]:
         server.cleanup()
 
 
+def scheduled_event(event_id: str, today: date) -> dict[str, Any]:
+    """The EventBridge event of the bench's schedule firing on `today` at the current time of day (a job takes its
+    day from the event's time)."""
+    from local.scheduler import Schedule
+
+    now = datetime.now(UTC)
+    at = datetime(today.year, today.month, today.day, now.hour, now.minute, tzinfo=UTC)
+    return {**Schedule(function="bench", name="bench", expression="").event(at), "id": event_id}
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Powertools prints one EMF metrics line per invocation to stdout; keep it out of the bench output."""

@@ -12,33 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from local.cfn_yaml import load_cfn_yaml
 from local.lambda_runtime import ROOT
 from local.scheduler import ACCOUNT_ID, REGION, Schedule
 
 TEMPLATE_PATH = ROOT / "template.yaml"
 LOCAL_ISSUER = "https://auth.finops.local/"  # used only when the template declares no JWT authorizer
 LOCAL_AUDIENCE = "finops-api"
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation's short tags (!Ref, !Sub, !GetAtt ...) into their long form."""
-
-
-def _cfn_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 @dataclass(frozen=True)
@@ -85,7 +65,7 @@ class SamTemplate:
 def load_template(path: Path = TEMPLATE_PATH) -> SamTemplate:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: the local server takes its routes from the SAM template")
-    document = yaml.load(path.read_text(), Loader=_CfnLoader)
+    document = load_cfn_yaml(path)
     parameters = {name: spec.get("Default") for name, spec in (document.get("Parameters") or {}).items()}
     # `Fn::ForEach::<name>` entries (AWS::LanguageExtensions) are lists, not resources: the template's make log
     # groups and alarms, nothing the local server serves.

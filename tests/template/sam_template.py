@@ -1,7 +1,8 @@
 """Read template.yaml for the template tests, independently of the local server's own reader.
 
-The tests check the template against the code, so they parse it on their own: a bug in the local server's
-reader must not hide a bug in the template.
+The tests check the template against the code, so they read it on their own: a bug in the local server's
+reader must not hide a bug in the template. Only the YAML loader below both (CloudFormation's short tags in their
+long form, local/cfn_yaml.py) is shared.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from local.cfn_yaml import load_cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -20,29 +21,9 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 SCHEDULE_TYPES = ("Schedule", "ScheduleV2")
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short tags (!Ref, !Sub, !GetAtt...) into their long form."""
-
-
-def _cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref": value} if suffix == "Ref" else {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The template with its `Fn::ForEach` loops expanded, as CloudFormation's AWS::LanguageExtensions would."""
-    document: dict[str, Any] = yaml.load(path.read_text(), Loader=CfnLoader)  # a SafeLoader subclass
+    document = load_cfn_yaml(path)
     for section in ("Resources", "Outputs"):
         if section in document:
             document[section] = expand_for_each(document[section])
