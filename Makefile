@@ -91,6 +91,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## typecheck: mypy strict over everything that runs: the layer, functions/, local/ and bench/ (pyproject.toml)
 typecheck: install
 	$(BIN)/mypy
 
