@@ -31,7 +31,14 @@ from finops.auth import Permission, Principal
 from finops.costs.models import FlaggedEvent, IngestResult, RejectedEvent
 from finops.costs.rate_card import RateCard
 from finops.costs.rating import BatchPrices, RatedBatch, rate_batch
-from finops.costs.store import SurplusCopy, insert_usage_events, record_surplus_copies, stored_copies
+from finops.costs.store import (
+    StoredCopies,
+    StoredCopy,
+    SurplusCopy,
+    insert_usage_events,
+    record_surplus_copies,
+    stored_copies,
+)
 from finops.costs.telemetry import EventIdentity, UsageEvent, event_identity, parse_batch
 from finops.settings import get_settings
 
@@ -139,39 +146,42 @@ def settle_copies(client: Client, batch: RatedBatch, *, ingested_at: datetime) -
             continue  # another event whose key collides
         for copy in row.copies[1:]:
             if copy.ingested_us != mine_us:  # another batch's surplus copy (this batch's is recorded below)
-                when = datetime.fromtimestamp(copy.ingested_us / 1_000_000, UTC)
-                head = (
-                    row.tenant_id,
-                    row.usage_date,
-                    row.event_id,
-                    when,
-                    copy.service_category,
-                    copy.model,
-                    copy.region_id,
-                    copy.service_name,
-                )
-                surplus += [
-                    SurplusCopy(*head, meter, cost) for meter, cost in zip(copy.meters, copy.costs, strict=True)
-                ]
+                surplus += _surplus_rows(row, datetime.fromtimestamp(copy.ingested_us / 1_000_000, UTC), copy)
         if row.copies[0].ingested_us < mine_us:
             stored_before.add(identity)
             i = mine[identity]
-            head = (
-                row.tenant_id,
-                row.usage_date,
-                row.event_id,
-                ingested_at,
+            own = StoredCopy(
+                mine_us,
                 batch.service_category[i],
                 batch.model[i],
                 batch.region_id[i],
                 batch.service_name[i],
+                batch.meters[i],
+                batch.costs[i],
             )
-            surplus += [
-                SurplusCopy(*head, meter, cost) for meter, cost in zip(batch.meters[i], batch.costs[i], strict=True)
-            ]
+            surplus += _surplus_rows(row, ingested_at, own)
     if surplus:
         record_surplus_copies(client, surplus)
     return stored_before
+
+
+def _surplus_rows(event: StoredCopies, ingested_at: datetime, copy: StoredCopy) -> list[SurplusCopy]:
+    """The `cost_live_duplicates` rows of a surplus copy of an event: one per meter."""
+    return [
+        SurplusCopy(
+            tenant_id=event.tenant_id,
+            usage_date=event.usage_date,
+            event_id=event.event_id,
+            ingested_at=ingested_at,
+            service_category=copy.service_category,
+            model=copy.model,
+            region_id=copy.region_id,
+            service_name=copy.service_name,
+            service_subcategory=meter,
+            billed_cost=cost,
+        )
+        for meter, cost in zip(copy.meters, copy.costs, strict=True)
+    ]
 
 
 def _micros(moment: datetime) -> int:
