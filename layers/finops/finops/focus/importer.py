@@ -29,7 +29,7 @@ from finops.currencies.rates import ExchangeRates
 from finops.errors import InvalidRequest
 from finops.focus.models import MAX_REPORTED_SKIPS, CurrencyTotals, ImportResult, SkippedRow, SourceTotals
 from finops.focus.reading import csv_records, csv_text
-from finops.focus.rows import Header, ImportTarget, RowError, RowParser
+from finops.focus.rows import Header, ImportTarget, KeyValues, RowError, RowParser, SliceValues
 from finops.focus.store import BillSlice, CostKey, Sums, insert_imported_costs, record_slices
 
 FLUSH_KEYS = 20_000  # summed rows held in memory before they are written
@@ -42,21 +42,22 @@ class _Totals:
     billed: Decimal = Decimal(0)
     effective: Decimal = Decimal(0)
 
-    def add(self, billed: Decimal, effective: Decimal) -> None:
-        self.rows += 1
+    def add(self, rows: int, billed: Decimal, effective: Decimal) -> None:
+        self.rows += rows
         self.billed += billed
         self.effective += effective
 
 
 @dataclass
 class _Import:
-    """The state of one running import."""
+    """The state of one running import: the sums not yet written (per key, plain tuples: see finops.focus.rows), the
+    bill slices it covers, and the totals of what it wrote (counted per key, as each flush writes them)."""
 
     client: Client
     parser: RowParser
     import_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    sums: dict[CostKey, Sums] = field(default_factory=dict)
-    slices: set[BillSlice] = field(default_factory=set)
+    sums: dict[KeyValues, Sums] = field(default_factory=dict)
+    slices: set[SliceValues] = field(default_factory=set)
     totals: dict[str, _Totals] = field(default_factory=dict)
     by_source: dict[tuple[str, str], _Totals] = field(default_factory=dict)
     tenants: set[str] = field(default_factory=set)
@@ -84,23 +85,26 @@ class _Import:
             summed[2] += list_cost
             summed[3] += quantity
             summed[4] += 1
-        self.tenants.add(key.tenant_id)
-        self.totals.setdefault(key.billing_currency, _Totals()).add(billed, effective)
-        self.by_source.setdefault((key.source, key.billing_currency), _Totals()).add(billed, effective)
         if len(self.sums) >= FLUSH_KEYS:
             self.flush()
 
     def flush(self) -> None:
         if not self.sums:
             return
-        insert_imported_costs(self.client, self.parser.target.scope, self.import_id, self.sums)
+        written = [(CostKey._make(key), sums) for key, sums in self.sums.items()]
+        for key, (billed, effective, _, _, rows) in written:
+            self.tenants.add(key.tenant_id)
+            self.totals.setdefault(key.billing_currency, _Totals()).add(rows, billed, effective)
+            self.by_source.setdefault((key.source, key.billing_currency), _Totals()).add(rows, billed, effective)
+        insert_imported_costs(self.client, self.parser.target.scope, self.import_id, written)
         self.sums.clear()
 
     def commit(self, now: datetime) -> None:
         """Make the import count: from this insert on, it holds every slice it covered."""
         self.flush()
         if self.slices:
-            record_slices(self.client, sorted(self.slices), self.import_id, committed_at=now)
+            slices = [BillSlice._make(slice_) for slice_ in sorted(self.slices)]
+            record_slices(self.client, slices, self.import_id, committed_at=now)
             forget_imported_currencies()  # this container's reports show the import at once, others' within a minute
 
     def result(self) -> ImportResult:

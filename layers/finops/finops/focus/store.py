@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from clickhouse_connect.driver.client import Client
 
@@ -36,7 +36,7 @@ class CostKey(NamedTuple):
 
 # The sums of a key, in this order, as `Sums` lists them.
 SUM_COLUMNS = ("billed_cost", "effective_cost", "list_cost", "pricing_quantity", "row_count")
-Sums = list[Decimal | int]  # billed, effective and list cost, pricing quantity, and how many rows
+Sums = list[Any]  # billed, effective and list cost (Decimal), pricing quantity (Decimal), and how many rows (int)
 
 
 class BillSlice(NamedTuple):
@@ -50,11 +50,13 @@ class BillSlice(NamedTuple):
     billing_period_start: date
 
 
-def insert_imported_costs(client: Client, scope: str, import_id: uuid.UUID, sums: dict[CostKey, Sums]) -> None:
+def insert_imported_costs(
+    client: Client, scope: str, import_id: uuid.UUID, sums: Sequence[tuple[CostKey, Sums]]
+) -> None:
     """Summed rows of an import (the table adds up the partial rows of one import)."""
     client.insert(
         "imported_costs",
-        [[*key, scope, import_id, *key_sums] for key, key_sums in sums.items()],
+        [[*key, scope, import_id, *key_sums] for key, key_sums in sums],
         column_names=[*CostKey._fields, "import_scope", "import_id", *SUM_COLUMNS],
     )
 
