@@ -33,7 +33,8 @@ def main(rows: int = 1_000_000, *, trace: bool = True) -> None:
     from finops.currencies.rates import ExchangeRates
     from finops.db import clickhouse
     from finops.db.migrate import apply_migrations
-    from finops.focus.importer import ImportTarget, import_focus
+    from finops.focus.importer import import_focus
+    from finops.focus.rows import ImportTarget
     from tests.focus.bills import GeneratedBill
 
     apply_migrations(clickhouse.connect(), "focus_bench", CLICKHOUSE_SQL)

@@ -11,7 +11,7 @@ from finops.anomalies.detection import AnomalyMethod
 from finops.anomalies.service import AnomaliesResponse, detect_and_list
 from finops.api import api_handler, current_principal, make_resolver
 from finops.auth import Permission
-from finops.costs.queries import make_scope
+from finops.costs.params import make_scope
 from finops.db.clickhouse import get_client
 from finops.models.common import ApiDate, Category, TenantId
 from finops.settings import get_settings

@@ -8,9 +8,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import api_handler, current_principal, make_resolver
-from finops.costs.rate_card import RateCardResponse, current_rate_card, rate_card_response
-from finops.db.clickhouse import get_client
+from finops.api import Caller, api_handler, make_resolver
+from finops.costs.models import RateCardResponse
+from finops.costs.rate_card import current_rate_card, rate_card_response
+from finops.db.clickhouse import ClickHouse
 from finops.models.common import ApiDate
 
 router = Router()
@@ -18,10 +19,11 @@ router = Router()
 
 @router.get("/v1/analytics/finops/rate-card", tags=["rate card"], summary="Prices in effect on a day")
 def rate_card(
+    principal: Caller,  # prices are not tenant data, but only callers with a valid token see them
+    client: ClickHouse,
     as_of: Annotated[ApiDate | None, Query(alias="asOf", description="Default: today (UTC)")] = None,
 ) -> RateCardResponse:
-    current_principal(router)  # prices are not tenant data, but only callers with a valid token see them
-    return rate_card_response(current_rate_card(get_client()), as_of or datetime.now(UTC).date())
+    return rate_card_response(current_rate_card(client), as_of or datetime.now(UTC).date())
 
 
 app = make_resolver(router)

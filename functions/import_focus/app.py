@@ -8,8 +8,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import CSV, api_handler, current_principal, make_resolver, route_responses
-from finops.db.clickhouse import get_client
+from finops.api import CSV, Caller, api_handler, make_resolver, route_responses
+from finops.db.clickhouse import ClickHouse
 from finops.focus.models import ColumnName, ImportResult
 from finops.focus.service import import_http_body, import_target
 from finops.models.common import TenantId
@@ -32,6 +32,8 @@ router = Router()
     },
 )
 def import_focus(
+    principal: Caller,
+    client: ClickHouse,
     tenant_id: Annotated[TenantId | None, Query(alias="tenantId", description="Every row is this tenant's")] = None,
     tenant_column: Annotated[
         ColumnName | None,
@@ -47,11 +49,11 @@ def import_focus(
 ) -> ImportResult:
     event = router.current_event
     return import_http_body(
-        get_client(),
-        current_principal(router),
+        client,
+        principal,
         import_target(tenant_id, tenant_column, tenant_tag),
         event.body,
-        is_base64_encoded=event.is_base64_encoded,
+        is_base64_encoded=bool(event.is_base64_encoded),
     )
 
 

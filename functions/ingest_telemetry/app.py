@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
 from finops.budgets.realtime import evaluate_after_ingest
 from finops.costs.ingest import ingest
+from finops.costs.models import IngestResult, TelemetryBatch
 from finops.costs.rate_card import current_rate_card
-from finops.costs.telemetry import IngestResult, TelemetryBatch
-from finops.db.clickhouse import get_client
+from finops.db.clickhouse import ClickHouse
 from finops.observability import add_count
 
 router = Router()
@@ -18,9 +18,7 @@ router = Router()
 @router.post(
     "/v1/analytics/finops/telemetry", tags=["telemetry"], summary="Ingest usage events (idempotent by eventId)"
 )
-def ingest_telemetry(batch: TelemetryBatch) -> IngestResult:
-    principal = current_principal(router)
-    client = get_client()
+def ingest_telemetry(principal: Caller, client: ClickHouse, batch: TelemetryBatch) -> IngestResult:
     result = ingest(client, current_rate_card(client), batch.events, principal=principal)
     add_count("EventsAccepted", result.accepted)
     add_count("EventsDuplicate", result.duplicates)

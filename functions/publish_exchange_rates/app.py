@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
 from finops.auth import Permission
-from finops.currencies.rates import ExchangeRatesResponse, PublishExchangeRatesRequest, publish_exchange_rates
-from finops.db.clickhouse import get_client
+from finops.currencies.models import ExchangeRatesResponse, PublishExchangeRatesRequest
+from finops.currencies.rates import publish_exchange_rates
+from finops.db.clickhouse import ClickHouse
 
 router = Router()
 
@@ -15,9 +16,9 @@ router = Router()
 @router.post(
     "/v1/analytics/finops/exchange-rates", tags=["currencies"], summary="Publish exchange rates from their dates on"
 )
-def publish(request: PublishExchangeRatesRequest) -> ExchangeRatesResponse:
-    current_principal(router).require(Permission.MANAGE_RATE_CARD, None)
-    return publish_exchange_rates(get_client(), request)
+def publish(principal: Caller, client: ClickHouse, request: PublishExchangeRatesRequest) -> ExchangeRatesResponse:
+    principal.require(Permission.MANAGE_RATE_CARD, None)
+    return publish_exchange_rates(client, request)
 
 
 app = make_resolver(router)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
 from finops.auth import Permission
-from finops.costs.rate_card import PublishRateCardRequest, RateCardResponse, publish_rate_card
-from finops.db.clickhouse import get_client
+from finops.costs.models import PublishRateCardRequest, RateCardResponse
+from finops.costs.rate_card import publish_rate_card
+from finops.db.clickhouse import ClickHouse
 
 router = Router()
 
 
 @router.post("/v1/analytics/finops/rate-card", tags=["rate card"], summary="Publish new prices from a date on")
-def publish(request: PublishRateCardRequest) -> RateCardResponse:
-    current_principal(router).require(Permission.MANAGE_RATE_CARD, None)
-    return publish_rate_card(get_client(), request)
+def publish(principal: Caller, client: ClickHouse, request: PublishRateCardRequest) -> RateCardResponse:
+    principal.require(Permission.MANAGE_RATE_CARD, None)
+    return publish_rate_card(client, request)
 
 
 app = make_resolver(router)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
 from finops.auth import Permission
-from finops.costs.explorer import run_aggregation
+from finops.costs.aggregation import run_aggregation
 from finops.costs.models import AggregateRequest, AggregateResponse
-from finops.db.clickhouse import get_client
+from finops.db.clickhouse import ClickHouse
 
 router = Router()
 
@@ -16,13 +16,12 @@ router = Router()
 @router.post(
     "/v1/analytics/finops/aggregate", tags=["aggregation"], summary="Aggregate days into cost facts (idempotent)"
 )
-def aggregate(request: AggregateRequest) -> AggregateResponse:
+def aggregate(principal: Caller, client: ClickHouse, request: AggregateRequest) -> AggregateResponse:
     # Without tenantId the run covers every tenant, which only a system identity may ask for; so is re-pricing.
-    principal = current_principal(router)
     principal.require(Permission.AGGREGATE, request.tenant_id)
     if request.reprice:
         principal.require(Permission.REPRICE, request.tenant_id)
-    return run_aggregation(get_client(), request)
+    return run_aggregation(client, request)
 
 
 app = make_resolver(router)

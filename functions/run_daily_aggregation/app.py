@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from finops.costs.explorer import run_daily_aggregation
+from finops.costs.job import run_daily_aggregation
 from finops.db.clickhouse import get_client
 from finops.observability import instrumented, logger
 

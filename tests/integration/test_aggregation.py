@@ -219,7 +219,8 @@ def test_readers_see_the_same_total_at_every_step_of_a_run(clickhouse, api):
 def test_a_run_killed_after_any_statement_leaves_correct_totals_and_the_next_run_completes_it(
     clickhouse, api, die_after
 ):
-    from finops.costs.aggregation import aggregate_days, days_needing_aggregation
+    from finops.costs.aggregation import aggregate_days
+    from finops.costs.store import days_needing_aggregation
 
     days = two_days_with_late_telemetry(api)
     expected = 2 * (4 * 1.25 + 2 * 0.5)

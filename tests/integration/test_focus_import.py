@@ -15,7 +15,8 @@ import pytest
 
 from finops.currencies.rates import ExchangeRates
 from finops.focus import service as focus_service
-from finops.focus.importer import ImportTarget, import_focus
+from finops.focus.importer import import_focus
+from finops.focus.rows import ImportTarget
 from tests.conftest import claims
 from tests.factories import COSTS, days_ago, today
 from tests.focus.bills import BILL_COLUMNS, GeneratedBill, bill_row, focus_rows

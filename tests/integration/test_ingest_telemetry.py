@@ -68,8 +68,8 @@ def test_same_event_id_of_two_tenants_are_two_events(clickhouse, api):
 
 def rated_batch(clickhouse, *events):
     """Events validated and rated as the ingest path does it, ready to insert."""
-    from finops.costs.ingest import BatchPrices, rate_batch
     from finops.costs.rate_card import current_rate_card
+    from finops.costs.rating import BatchPrices, rate_batch
     from finops.costs.telemetry import parse_batch
 
     valid, problems = parse_batch(list(events))

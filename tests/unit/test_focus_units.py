@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from finops.currencies.rates import ExchangeRate, ExchangeRates, NoExchangeRate
+from finops.currencies.models import ExchangeRate
+from finops.currencies.rates import ExchangeRates, NoExchangeRate
 from finops.errors import PayloadTooLarge
-from finops.focus.importer import RowError, _amount, csv_text, tenant_from_account
+from finops.focus.reading import csv_text
+from finops.focus.rows import RowError, _amount, tenant_from_account
 
 
 @pytest.mark.parametrize(

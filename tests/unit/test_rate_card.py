@@ -2,7 +2,8 @@ from datetime import date
 from decimal import Decimal
 
 from finops.costs.meters import METERS_BY_NAME
-from finops.costs.rate_card import RateCard, RateCardEntry, rate_card_response
+from finops.costs.models import RateCardEntry
+from finops.costs.rate_card import RateCard, rate_card_response
 
 
 def entry(meter, key, price, effective, version=1):

@@ -4,9 +4,10 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from finops.costs.ingest import rate_event, split_cost
 from finops.costs.meters import METERS_BY_NAME
-from finops.costs.rate_card import RateCard, RateCardEntry
+from finops.costs.models import RateCardEntry
+from finops.costs.rate_card import RateCard
+from finops.costs.rating import rate_event, split_cost
 from finops.costs.telemetry import parse_event
 
 

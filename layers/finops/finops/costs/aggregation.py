@@ -10,6 +10,8 @@ mid-run, after a run that crashed halfway, and while two runs of the same day ra
 A day's cut-off never moves back: a run with a shorter settle time (or an older clock) than the previous one
 keeps the previous cut-off, so the set of days a reader must scan for live events only ever shrinks.
 
+The statements are finops.costs.store's; the scheduled run of every night, finops.costs.job.
+
 Re-pricing (`reprice=True`) first re-rates the day's raw events with the rate card in effect on that day
 (caller-priced events keep their cost), then aggregates as usual: a later plain re-run keeps the new prices.
 """
@@ -23,84 +25,12 @@ from datetime import UTC, date, datetime, timedelta
 from clickhouse_connect.driver.client import Client
 
 from finops.costs.meters import METERS_BY_NAME
-from finops.costs.rate_card import RateCard
-
-_CUTOFFS = """
-SELECT tenant_id, greatest({through_us:Int64}, max(toUnixTimestamp64Micro(events_through))) AS cut
-FROM cost_facts FINAL
-WHERE charge_period_start = {day:Date} AND ({tenant:String} = '' OR tenant_id = {tenant:String})
-GROUP BY tenant_id
-"""
-
-_FACTS_FROM_EVENTS = f"""
-INSERT INTO cost_facts (tenant_id, charge_period_start, service_category, service_subcategory, model, region_id,
-                        service_name, billed_cost, consumed_quantity, pricing_unit, event_count,
-                        fallback_priced_events, events_through, aggregated_at)
-SELECT tenant_id, usage_date, service_category, meter, model, region_id, service_name,
-       sum(cost), sum(quantity), any(unit), count(), countIf(priced_by = 'fallback'),
-       fromUnixTimestamp64Micro(any(cut), 'UTC'), {{aggregated_at:DateTime64(6, 'UTC')}}
-FROM (
-    SELECT e.*, if(c.cut = 0, {{through_us:Int64}}, c.cut) AS cut
-    FROM (SELECT * FROM usage_events FINAL
-          WHERE usage_date = {{day:Date}} AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})) AS e
-    LEFT JOIN ({_CUTOFFS}) AS c ON e.tenant_id = c.tenant_id
-)
-ARRAY JOIN meters AS meter, quantities AS quantity, pricing_units AS unit, costs AS cost
-WHERE toUnixTimestamp64Micro(ingested_at) <= cut
-GROUP BY tenant_id, usage_date, service_category, meter, model, region_id, service_name
-"""
-
-# chDB reports no written-row count for INSERT ... SELECT, so count what the run wrote.
-_FACT_ROWS_WRITTEN = """
-SELECT count() FROM cost_facts
-WHERE charge_period_start = {day:Date} AND aggregated_at = {aggregated_at:DateTime64(6, 'UTC')}
-  AND ({tenant:String} = '' OR tenant_id = {tenant:String})
-"""
-
-# Days (up to `until`) whose events ingested since `since` are not all in their facts: never aggregated, late
-# telemetry arrived after the last aggregation, or a run stopped halfway. Found by when telemetry arrived, not by
-# the day it is for, so late events for a day of any age are folded into the facts (before the live rows that
-# carry them meanwhile expire). Only the few (tenant, day) pairs that received telemetry lately reach the facts.
-_DAYS_NEEDING_AGGREGATION = """
-SELECT DISTINCT i.usage_date
-FROM (SELECT tenant_id, usage_date, max(last_ingested_at) AS last FROM usage_ingest_log
-      WHERE usage_date <= {until:Date} GROUP BY tenant_id, usage_date
-      HAVING last >= {since:DateTime64(6, 'UTC')}) AS i
-LEFT JOIN (SELECT tenant_id, charge_period_start AS usage_date, min(events_through) AS through FROM cost_facts FINAL
-           WHERE (tenant_id, charge_period_start) IN (
-               SELECT tenant_id, usage_date FROM usage_ingest_log WHERE usage_date <= {until:Date}
-               GROUP BY tenant_id, usage_date HAVING max(last_ingested_at) >= {since:DateTime64(6, 'UTC')})
-           GROUP BY tenant_id, usage_date) AS f
-  ON i.tenant_id = f.tenant_id AND i.usage_date = f.usage_date
-WHERE i.last > f.through
-ORDER BY i.usage_date
-"""
-
-# The rate-card key of a meter on an event row (`m` is the meter): the model, region or export type.
-_PRICE_KEY_SQL = """multiIf(
-    {m} IN ('input_tokens', 'cached_input_tokens', 'output_tokens'), toString(model),
-    {m} = 'egress_gb', toString(region_id),
-    {m} = 'exports', toString(export_type),
-    '*')"""
-
-_REPRICE = f"""
-ALTER TABLE usage_events
-UPDATE
-    -- i: where the meter's price is in the parameter arrays (0: not on the card that day, keep the cost)
-    costs = arrayMap((q, c, i) -> if(i > 0, toDecimal128(q * {{prices:Array(Decimal(38, 12))}}[i], 12), c),
-        quantities, costs,
-        arrayMap(m -> indexOf({{keys:Array(String)}}, concat(m, '|', {_PRICE_KEY_SQL.format(m="m")})), meters)),
-    priced_by = if(service_category = 'AI' AND has({{fallback_models:Array(String)}}, toString(model)), 'fallback', 'rate_card'),
-    rate_card_version = {{version:UInt32}}
-WHERE usage_date = {{day:Date}} AND priced_by != 'caller' AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})
-SETTINGS mutations_sync = 2
-"""
-
-_PRICE_KEYS_OF_DAY = f"""
-SELECT DISTINCT meter, {_PRICE_KEY_SQL.format(m="meter")}
-FROM usage_events ARRAY JOIN meters AS meter
-WHERE usage_date = {{day:Date}} AND priced_by != 'caller' AND ({{tenant:String}} = '' OR tenant_id = {{tenant:String}})
-"""
+from finops.costs.models import AggregatedDay, AggregateRequest, AggregateResponse
+from finops.costs.rate_card import RateCard, current_rate_card
+from finops.costs.store import price_keys_of_day, reprice_events, write_facts
+from finops.errors import InvalidRequest
+from finops.observability import add_count
+from finops.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -108,6 +38,41 @@ class DayAggregated:
     day: date
     fact_rows: int
     seconds: float
+
+
+def run_aggregation(client: Client, request: AggregateRequest) -> AggregateResponse:
+    """The aggregation endpoint: the days asked for, up to today, re-priced first if asked."""
+    settings = get_settings()
+    days = request.days
+    if len(days) > settings.max_query_days:
+        raise InvalidRequest(f"at most {settings.max_query_days} days per aggregation", field="to", location="body")
+    today = datetime.now(UTC).date()
+    if days[-1] > today:
+        raise InvalidRequest(
+            "cannot aggregate days in the future", field="to" if request.to else "date", location="body"
+        )
+    card = current_rate_card(client) if request.reprice else None
+    done = aggregate_days(
+        client,
+        days,
+        tenant_id=request.tenant_id,
+        reprice=request.reprice,
+        card=card,
+        settle_seconds=settings.aggregation_settle_seconds,
+    )
+    return reply_of_run(done, tenant_id=request.tenant_id, repriced=request.reprice)
+
+
+def reply_of_run(
+    done: list[DayAggregated], *, tenant_id: str | None = None, repriced: bool = False
+) -> AggregateResponse:
+    """What a run did, as its reply; its fact rows are counted in the RowsAggregated metric."""
+    add_count("RowsAggregated", sum(d.fact_rows for d in done))
+    return AggregateResponse(
+        tenant_id=tenant_id,
+        repriced=repriced,
+        days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
+    )
 
 
 def aggregate_days(
@@ -129,39 +94,27 @@ def aggregate_days(
                 raise ValueError("re-pricing needs the rate card")
             reprice_day(client, card, day, tenant_id)
         through_us = int((at - timedelta(seconds=settle_seconds)).timestamp() * 1_000_000)
-        params = {"day": day, "tenant": tenant_id or "", "through_us": through_us, "aggregated_at": at}
-        client.command(_FACTS_FROM_EVENTS, parameters=params)
-        written = client.command(_FACT_ROWS_WRITTEN, parameters=params)
-        results.append(DayAggregated(day=day, fact_rows=int(str(written or 0)), seconds=time.perf_counter() - started))
+        written = write_facts(client, day, tenant_id, through_us=through_us, aggregated_at=at)
+        results.append(DayAggregated(day=day, fact_rows=written, seconds=time.perf_counter() - started))
     return results
 
 
-def days_needing_aggregation(client: Client, *, since: date, until: date) -> list[date]:
-    """Days up to `until` that received telemetry on or after `since` which their facts do not hold yet."""
-    started = datetime(since.year, since.month, since.day, tzinfo=UTC)
-    rows = client.query(_DAYS_NEEDING_AGGREGATION, parameters={"since": started, "until": until}).result_rows
-    return [row[0] for row in rows]
-
-
 def reprice_day(client: Client, card: RateCard, day: date, tenant_id: str | None) -> None:
-    tenant = tenant_id or ""
     keys, prices, fallback_models = [], [], []
-    for meter_name, key in client.query(_PRICE_KEYS_OF_DAY, parameters={"day": day, "tenant": tenant}).result_rows:
-        price = card.price(METERS_BY_NAME[meter_name], key, day)
+    for found in price_keys_of_day(client, day, tenant_id):
+        price = card.price(METERS_BY_NAME[found.meter], found.key, day)
         if price is None:
             continue  # nothing on the card for that day: the events keep the cost they were ingested with
-        keys.append(f"{meter_name}|{key}")
+        keys.append(f"{found.meter}|{found.key}")
         prices.append(price.unit_price)
         if price.is_fallback:
-            fallback_models.append(key)
-    client.command(
-        _REPRICE,
-        parameters={
-            "keys": keys,
-            "prices": prices,
-            "fallback_models": sorted(set(fallback_models)),
-            "version": card.latest_version,
-            "day": day,
-            "tenant": tenant,
-        },
+            fallback_models.append(found.key)
+    reprice_events(
+        client,
+        day,
+        tenant_id,
+        keys=keys,
+        prices=prices,
+        fallback_models=sorted(set(fallback_models)),
+        version=card.latest_version,
     )

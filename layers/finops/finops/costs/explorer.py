@@ -1,4 +1,4 @@
-"""What the cost-explorer and aggregation endpoints do, one function each; handlers only call these."""
+"""What the cost-explorer endpoints do, one function each; handlers only call these."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import calendar
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from finops.costs.aggregation import aggregate_days, days_needing_aggregation
 from finops.costs.models import (
-    AggregatedDay,
-    AggregateRequest,
-    AggregateResponse,
     BreakdownResponse,
     CostRow,
     CostsResponse,
@@ -27,12 +23,8 @@ from finops.costs.models import (
     SummaryResponse,
     TopDriversResponse,
 )
-from finops.costs.queries import CostReader, CostScope, Dimension, Granularity
-from finops.costs.rate_card import current_rate_card
-from finops.errors import InvalidRequest
+from finops.costs.queries import CostReader, CostScope, Dimension, DimensionCost, Granularity
 from finops.models.common import MICRO, WIDE, quantize
-from finops.observability import add_count
-from finops.settings import get_settings
 
 DRIVER_DIMENSIONS: tuple[Dimension, ...] = ("category", "model", "region", "service")
 
@@ -45,8 +37,8 @@ def get_costs(
         **_about(scope),
         group_by=group_by,
         granularity=granularity,
-        total=sum((cost for _, _, cost in rows), Decimal(0)),
-        rows=[CostRow(period=period, key=key, cost=cost) for period, key, cost in rows],
+        total=sum((row.cost for row in rows), Decimal(0)),
+        rows=[CostRow(period=row.period, key=row.key, cost=row.cost) for row in rows],
     )
 
 
@@ -90,9 +82,9 @@ def csv_attachment(response: CostsResponse) -> str:
 
 def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> BreakdownResponse:
     rows = CostReader(client).grouped(scope, granularity="total", dimension=dimension)
-    total = sum((cost for _, _, cost in rows), Decimal(0))
+    total = sum((row.cost for row in rows), Decimal(0))
     shares = sorted(
-        (ShareRow(key=key or "", cost=cost, share=_share(cost, total)) for _, key, cost in rows if key),
+        (ShareRow(key=row.key, cost=row.cost, share=_share(row.cost, total)) for row in rows if row.key),
         key=lambda r: (-r.cost, r.key),
     )
     return BreakdownResponse(
@@ -105,7 +97,7 @@ def get_breakdown(client: Client, scope: CostScope, dimension: Dimension) -> Bre
 
 def get_top_drivers(client: Client, scope: CostScope, *, limit: int) -> TopDriversResponse:
     rows = CostReader(client).by_dimensions(scope, DRIVER_DIMENSIONS, with_previous=True)
-    total = sum((row[2] for row in rows if row[0] == "category"), Decimal(0))
+    total = sum((row.cost for row in rows if row.dimension == "category"), Decimal(0))
     drivers = _drivers(rows, total)
     return TopDriversResponse(
         **_about(scope),
@@ -124,10 +116,10 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
     rows = CostReader(client).by_dimensions(
         scope, DRIVER_DIMENSIONS, with_previous=True, extra=(month_start, reference)
     )
-    categories = [row for row in rows if row[0] == "category"]
-    total = sum((row[2] for row in categories), Decimal(0))
-    previous_total = sum((row[3] for row in categories), Decimal(0))
-    mtd = sum((row[4] for row in categories), Decimal(0))
+    categories = [row for row in rows if row.dimension == "category"]
+    total = sum((row.cost for row in categories), Decimal(0))
+    previous_total = sum((row.previous for row in categories), Decimal(0))
+    mtd = sum((row.extra for row in categories), Decimal(0))
     elapsed = (reference - month_start).days + 1
     previous = scope.previous()
     return SummaryResponse(
@@ -136,7 +128,11 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
         previous_period=PeriodTotal(from_=previous.start, to=previous.end, total=previous_total),
         change_percent=_change(total, previous_total),
         by_category=sorted(
-            (ShareRow(key=key, cost=cost, share=_share(cost, total)) for _, key, cost, _, _ in categories if cost != 0),
+            (
+                ShareRow(key=row.key, cost=row.cost, share=_share(row.cost, total))
+                for row in categories
+                if row.cost != 0
+            ),
             key=lambda r: (-r.cost, r.key),
         ),
         top_drivers=_drivers(rows, total)[:5],
@@ -147,53 +143,6 @@ def get_summary(client: Client, scope: CostScope, *, today: date | None = None) 
             run_rate=quantize(WIDE.multiply(WIDE.divide(mtd, Decimal(elapsed)), Decimal(days_in_month)), MICRO),
             days_in_month=days_in_month,
         ),
-    )
-
-
-def run_aggregation(client: Client, request: AggregateRequest) -> AggregateResponse:
-    settings = get_settings()
-    days = request.days
-    if len(days) > settings.max_query_days:
-        raise InvalidRequest(f"at most {settings.max_query_days} days per aggregation", field="to", location="body")
-    today = datetime.now(UTC).date()
-    if days[-1] > today:
-        raise InvalidRequest(
-            "cannot aggregate days in the future", field="to" if request.to else "date", location="body"
-        )
-    card = current_rate_card(client) if request.reprice else None
-    done = aggregate_days(
-        client,
-        days,
-        tenant_id=request.tenant_id,
-        reprice=request.reprice,
-        card=card,
-        settle_seconds=settings.aggregation_settle_seconds,
-    )
-    add_count("RowsAggregated", sum(d.fact_rows for d in done))
-    return AggregateResponse(
-        tenant_id=request.tenant_id,
-        repriced=request.reprice,
-        days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
-    )
-
-
-def run_daily_aggregation(client: Client, *, today: date | None = None) -> AggregateResponse:
-    """The 01:00 UTC job: yesterday, plus every earlier day that received telemetry after its last run.
-
-    `today` is the schedule's day, so a delayed or replayed run aggregates the days it was meant for; the
-    cut-off between facts and live events is always the real clock.
-    """
-    settings = get_settings()
-    yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
-    # Days of any age that received telemetry in the look-back (by arrival), e.g. late events for last month.
-    late = days_needing_aggregation(
-        client, since=yesterday - timedelta(days=settings.late_telemetry_lookback_days), until=yesterday
-    )
-    done = aggregate_days(client, sorted({yesterday, *late}), settle_seconds=settings.aggregation_settle_seconds)
-    add_count("RowsAggregated", sum(d.fact_rows for d in done))
-    return AggregateResponse(
-        repriced=False,
-        days=[AggregatedDay(date_=d.day, fact_rows=d.fact_rows, seconds=round(d.seconds, 3)) for d in done],
     )
 
 
@@ -208,18 +157,18 @@ def _about(scope: CostScope) -> dict[str, Any]:
     }
 
 
-def _drivers(rows: list[tuple[str, str, Decimal, Decimal, Decimal]], total: Decimal) -> list[Driver]:
+def _drivers(rows: list[DimensionCost], total: Decimal) -> list[Driver]:
     return [
         Driver(
-            dimension=dimension,
-            key=key,
-            cost=cost,
-            share=_share(cost, total),
-            previous_cost=previous,
-            change_percent=_change(cost, previous),
+            dimension=row.dimension,
+            key=row.key,
+            cost=row.cost,
+            share=_share(row.cost, total),
+            previous_cost=row.previous,
+            change_percent=_change(row.cost, row.previous),
         )
-        for dimension, key, cost, previous, _ in rows
-        if cost != 0
+        for row in rows
+        if row.cost != 0
     ]
 
 

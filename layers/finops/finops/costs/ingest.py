@@ -11,6 +11,9 @@ timestamp: a re-send carries the same timestamp, however much later it is sent):
   inserts, the one that finishes last always sees both copies, so one of them records the surplus (a second
   record of the same copy is the same row). The reply counts an event as a duplicate when an earlier copy exists.
 
+Rating is finops.costs.rating; the SQL, finops.costs.store. The steps stay module-level functions here (parse_batch,
+rate_batch, insert_rated_batch, settle_copies), which the ingestion benchmark times one by one.
+
 Why the shape: the whole batch is validated in one pydantic-core call into typed dictionaries, rated in one lean
 loop into columns, and inserted as one Arrow table: per-event model objects and a row-by-row insert cost most of
 the time before. Nothing the path does grows with the history stored (bench/RESULTS.md).
@@ -18,26 +21,26 @@ the time before. Nothing the path does grows with the history stored (bench/RESU
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
-from typing import Any, NamedTuple, Protocol, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from finops.auth import Permission, Principal
-from finops.costs.meters import METERS_BY_CATEGORY, Meter
-from finops.costs.rate_card import COST_QUANTUM, Price, RateCard, line_cost
-from finops.costs.telemetry import FlaggedEvent, IngestResult, RejectedEvent, UsageEvent, parse_batch
+from finops.costs.models import FlaggedEvent, IngestResult, RejectedEvent
+from finops.costs.rate_card import RateCard
+from finops.costs.rating import BatchPrices, RatedBatch, rate_batch
+from finops.costs.store import (
+    StoredCopies,
+    StoredCopy,
+    SurplusCopy,
+    insert_usage_events,
+    record_surplus_copies,
+    stored_copies,
+)
+from finops.costs.telemetry import EventIdentity, UsageEvent, event_identity, parse_batch
 from finops.settings import get_settings
-
-EventIdentity = tuple[str, str, date]  # tenant, event id, UTC day: what makes an event one event
-
-
-def event_identity(event: UsageEvent) -> EventIdentity:
-    return (event["tenantId"], event["eventId"], event["timestamp"].date())
 
 
 def authorize_events(principal: Principal, events: Sequence[tuple[int, UsageEvent]]) -> None:
@@ -120,204 +123,12 @@ def _first_of_each_event(valid: list[tuple[int, UsageEvent]]) -> list[tuple[int,
     return unique
 
 
-# --- rating -------------------------------------------------------------------------------------------------
-
-
-class PriceLookup(Protocol):
-    def price(self, meter: Meter, key: str, day: date) -> Price | None: ...
-
-
-class BatchPrices:
-    """The card's prices, each (meter, key, day) looked up once per batch: the events of a batch share a few
-    days, models and regions, and a card lookup (model prefix matching, effective dates) costs far more than a
-    dict hit."""
-
-    def __init__(self, card: RateCard) -> None:
-        self._card = card
-        self._prices: dict[tuple[str, str, date], Price | None] = {}
-
-    def price(self, meter: Meter, key: str, day: date) -> Price | None:
-        lookup = (meter.name, key, day)
-        if lookup not in self._prices:
-            self._prices[lookup] = self._card.price(meter, key, day)
-        return self._prices[lookup]
-
-
-@dataclass
-class RatedBatch:
-    """Rated events column by column, one entry per event, as `usage_events` stores them."""
-
-    index: list[int] = field(default_factory=list)  # the event's position in the request
-    event_id: list[str] = field(default_factory=list)
-    tenant_id: list[str] = field(default_factory=list)
-    event_time: list[datetime] = field(default_factory=list)
-    usage_date: list[date] = field(default_factory=list)
-    service_category: list[str] = field(default_factory=list)
-    service_name: list[str] = field(default_factory=list)
-    region_id: list[str] = field(default_factory=list)
-    model: list[str] = field(default_factory=list)
-    export_type: list[str] = field(default_factory=list)
-    meters: list[list[str]] = field(default_factory=list)
-    quantities: list[list[Decimal]] = field(default_factory=list)
-    pricing_units: list[list[str]] = field(default_factory=list)
-    costs: list[list[Decimal]] = field(default_factory=list)
-    priced_by: list[str] = field(default_factory=list)  # rate_card | fallback | caller
-    rate_card_version: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def identity(self, i: int) -> EventIdentity:
-        return (self.tenant_id[i], self.event_id[i], self.usage_date[i])
-
-
-class RatedEvent(NamedTuple):
-    """One event's rating (for callers that rate a single event)."""
-
-    meters: list[str]
-    quantities: list[Decimal]
-    costs: list[Decimal]
-    priced_by: str
-    rate_card_version: int
-
-
-_KEY_FIELDS = {"model": "model", "region": "region", "export_type": "exportType"}
-
-
-def rate_batch(events: Sequence[tuple[int, UsageEvent]], prices: PriceLookup) -> tuple[RatedBatch, list[RejectedEvent]]:
-    """Price each meter of each event with the card in effect on its day (or split the caller's cost); events
-    the card cannot price are rejected."""
-    batch, rejected = RatedBatch(), []
-    for index, event in events:
-        values = cast("dict[str, Any]", event)  # read the usage fields by name
-        category, day = event["category"], event["timestamp"].date()
-        meters, quantities, units, costs = [], [], [], []
-        fallback, version, missing = False, 0, None
-        for meter in METERS_BY_CATEGORY[category]:
-            usage = values.get(meter.field)
-            if not usage:
-                continue
-            # Exact: usage has at most 9 decimals, and a pricing unit is 10^scale natural units.
-            quantity = Decimal(usage).scaleb(-meter.scale)
-            key = values.get(_KEY_FIELDS.get(meter.price_key, ""), "*")
-            price = prices.price(meter, key, day)
-            if price is None:
-                missing = f"no price on the rate card for meter {meter.name!r} on {day.isoformat()}"
-                break
-            fallback = fallback or price.is_fallback
-            version = max(version, price.version)
-            meters.append(meter.name)
-            quantities.append(quantity)
-            units.append(meter.pricing_unit)
-            costs.append(line_cost(quantity, price.unit_price))
-        if missing is not None:
-            rejected.append(RejectedEvent(index=index, error=missing))
-            continue
-        if not meters:  # an event with no usage still records that it happened, at zero cost
-            first = METERS_BY_CATEGORY[category][0]
-            meters, quantities, units, costs = [first.name], [Decimal(0)], [first.pricing_unit], [Decimal(0)]
-        caller_cost = values.get("costUsd")
-        if caller_cost is not None:
-            costs, priced_by = split_cost(caller_cost, costs), "caller"
-        else:
-            priced_by = "fallback" if fallback else "rate_card"
-        batch.index.append(index)
-        batch.event_id.append(event["eventId"])
-        batch.tenant_id.append(event["tenantId"])
-        batch.event_time.append(event["timestamp"])
-        batch.usage_date.append(day)
-        batch.service_category.append(category)
-        batch.service_name.append(event["service"])
-        batch.region_id.append(event["region"])
-        batch.model.append(values.get("model", ""))
-        batch.export_type.append(values.get("exportType", ""))
-        batch.meters.append(meters)
-        batch.quantities.append(quantities)
-        batch.pricing_units.append(units)
-        batch.costs.append(costs)
-        batch.priced_by.append(priced_by)
-        batch.rate_card_version.append(version)
-    return batch, rejected
-
-
-def rate_event(event: UsageEvent, prices: PriceLookup) -> RatedEvent:
-    """One event's rating; LookupError when the card cannot price it."""
-    batch, rejected = rate_batch([(0, event)], prices)
-    if rejected:
-        raise LookupError(rejected[0].error)
-    return RatedEvent(
-        batch.meters[0], batch.quantities[0], batch.costs[0], batch.priced_by[0], batch.rate_card_version[0]
-    )
-
-
-def split_cost(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """Share a caller-given cost across the event's meters in proportion to their card prices, exactly."""
-    total = total.quantize(COST_QUANTUM)
-    weight_sum = sum(weights, Decimal(0))
-    if weight_sum == 0:
-        return [total] + [Decimal(0)] * (len(weights) - 1)
-    shares = [(total * w / weight_sum).quantize(COST_QUANTUM, rounding=ROUND_DOWN) for w in weights]
-    shares[-1] += total - sum(shares, Decimal(0))  # the rounding remainder, so the parts add up exactly
-    return shares
-
-
-# --- storing ------------------------------------------------------------------------------------------------
-
-
 def insert_rated_batch(client: Client, batch: RatedBatch, *, ingested_at: datetime) -> set[EventIdentity]:
     """Store a rated batch in one insert, then settle re-sent events; returns the events that had been stored
     before (their copies here are surplus: FINAL drops them from the raw events and `cost_live_duplicates` from
     the live spend)."""
-    import pyarrow as pa  # the insert's only user; clickhouse-connect's Arrow path needs it anyway
-
-    table = pa.table(
-        {
-            "event_id": pa.array(batch.event_id, pa.string()),
-            "tenant_id": pa.array(batch.tenant_id, pa.string()),
-            "event_time": pa.array(batch.event_time, pa.timestamp("us", tz="UTC")),
-            "usage_date": pa.array(batch.usage_date, pa.date32()),
-            "service_category": pa.array(batch.service_category, pa.string()),
-            "service_name": pa.array(batch.service_name, pa.string()),
-            "region_id": pa.array(batch.region_id, pa.string()),
-            "model": pa.array(batch.model, pa.string()),
-            "export_type": pa.array(batch.export_type, pa.string()),
-            "meters": pa.array(batch.meters, pa.list_(pa.string())),
-            "quantities": pa.array(batch.quantities, pa.list_(pa.decimal128(38, 9))),
-            "pricing_units": pa.array(batch.pricing_units, pa.list_(pa.string())),
-            "costs": pa.array(batch.costs, pa.list_(pa.decimal128(38, 12))),
-            "priced_by": pa.array(batch.priced_by, pa.string()),
-            "rate_card_version": pa.array(batch.rate_card_version, pa.uint32()),
-            "ingested_at": pa.array([ingested_at] * len(batch), pa.timestamp("us", tz="UTC")),
-        }
-    )
-    client.insert_arrow("usage_events", table)
+    insert_usage_events(client, batch, ingested_at=ingested_at)
     return settle_copies(client, batch, ingested_at=ingested_at)
-
-
-# Every stored copy of some events, by the event key (the ids' MD5) on their tenants and days; only events with
-# a copy older than this batch's, or more than one copy, can need settling.
-_COPIES = """
-SELECT tenant_id, usage_date, event_id,
-       arraySort(x -> x.1, groupArray((toUnixTimestamp64Micro(ingested_at), toString(service_category),
-                                       toString(model), toString(region_id), toString(service_name), meters, costs)))
-           AS copies
-FROM usage_events
-WHERE tenant_id IN {tenants:Array(String)} AND usage_date IN {days:Array(Date)} AND event_key IN {keys:Array(UInt64)}
-GROUP BY tenant_id, usage_date, event_id
-HAVING min(toUnixTimestamp64Micro(ingested_at)) < {ingested_us:Int64} OR count() > 1
-"""
-_DUPLICATE_COLUMNS = [
-    "tenant_id",
-    "usage_date",
-    "event_id",
-    "ingested_at",
-    "service_category",
-    "model",
-    "region_id",
-    "service_name",
-    "service_subcategory",
-    "billed_cost",
-]
 
 
 def settle_copies(client: Client, batch: RatedBatch, *, ingested_at: datetime) -> set[EventIdentity]:
@@ -326,44 +137,53 @@ def settle_copies(client: Client, batch: RatedBatch, *, ingested_at: datetime) -
     itself, so it is settled even if a merge has already dropped it from the raw table."""
     mine = {batch.identity(i): i for i in range(len(batch))}
     mine_us = _micros(ingested_at)
-    rows = client.query(
-        _COPIES,
-        parameters={
-            "tenants": sorted(set(batch.tenant_id)),
-            "days": sorted(set(batch.usage_date)),
-            "keys": sorted({event_key(i) for i in batch.event_id}),
-            "ingested_us": mine_us,
-        },
-    ).named_results()
-    surplus: list[list[Any]] = []
+    found = stored_copies(client, batch.tenant_id, batch.usage_date, batch.event_id, ingested_us=mine_us)
+    surplus: list[SurplusCopy] = []
     stored_before: set[EventIdentity] = set()
-    for row in rows:
-        tenant, event_id, day = identity = (row["tenant_id"], row["event_id"], row["usage_date"])
+    for row in found:
+        identity = (row.tenant_id, row.event_id, row.usage_date)
         if identity not in mine:
             continue  # another event whose key collides
-        copies = row["copies"]  # (ingested µs, category, model, region, service, meters, costs), earliest first
-        for at, category, model, region, service, meters, costs in copies[1:]:
-            if at != mine_us:  # another batch's surplus copy (this batch's is recorded below)
-                when = datetime.fromtimestamp(at / 1_000_000, UTC)
-                head = [tenant, day, event_id, when, category, model, region, service]
-                surplus += [[*head, meter, cost] for meter, cost in zip(meters, costs, strict=True)]
-        if copies[0][0] < mine_us:
+        for copy in row.copies[1:]:
+            if copy.ingested_us != mine_us:  # another batch's surplus copy (this batch's is recorded below)
+                surplus += _surplus_rows(row, datetime.fromtimestamp(copy.ingested_us / 1_000_000, UTC), copy)
+        if row.copies[0].ingested_us < mine_us:
             stored_before.add(identity)
             i = mine[identity]
-            head = [tenant, day, event_id, ingested_at, batch.service_category[i], batch.model[i]]
-            head += [batch.region_id[i], batch.service_name[i]]
-            surplus += [[*head, meter, cost] for meter, cost in zip(batch.meters[i], batch.costs[i], strict=True)]
+            own = StoredCopy(
+                mine_us,
+                batch.service_category[i],
+                batch.model[i],
+                batch.region_id[i],
+                batch.service_name[i],
+                batch.meters[i],
+                batch.costs[i],
+            )
+            surplus += _surplus_rows(row, ingested_at, own)
     if surplus:
-        client.insert("cost_live_duplicates", surplus, column_names=_DUPLICATE_COLUMNS)
+        record_surplus_copies(client, surplus)
     return stored_before
+
+
+def _surplus_rows(event: StoredCopies, ingested_at: datetime, copy: StoredCopy) -> list[SurplusCopy]:
+    """The `cost_live_duplicates` rows of a surplus copy of an event: one per meter."""
+    return [
+        SurplusCopy(
+            tenant_id=event.tenant_id,
+            usage_date=event.usage_date,
+            event_id=event.event_id,
+            ingested_at=ingested_at,
+            service_category=copy.service_category,
+            model=copy.model,
+            region_id=copy.region_id,
+            service_name=copy.service_name,
+            service_subcategory=meter,
+            billed_cost=cost,
+        )
+        for meter, cost in zip(copy.meters, copy.costs, strict=True)
+    ]
 
 
 def _micros(moment: datetime) -> int:
     """Microseconds since the epoch, exactly (as toUnixTimestamp64Micro reads a DateTime64(6))."""
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-
-
-def event_key(event_id: str) -> int:
-    """The `event_key` column's value: the first 8 bytes of the id's MD5, little-endian, as ClickHouse's
-    reinterpretAsUInt64(MD5(event_id)) reads them."""
-    return int.from_bytes(hashlib.md5(event_id.encode(), usedforsecurity=False).digest()[:8], "little")

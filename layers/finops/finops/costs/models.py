@@ -1,13 +1,19 @@
-"""Request and response models of the cost-explorer and aggregation endpoints."""
+"""Request and response models of the costs endpoints: the cost explorer, aggregation, the rate card and telemetry
+ingestion (a usage event's own wire model, validated a batch at a time, is finops.costs.telemetry's)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 from pydantic import Field, model_serializer, model_validator
 
-from finops.models.common import CURRENCY, ApiDate, Money, Reply, RequestBody, TenantId
+from finops.costs.meters import METERS_BY_NAME
+from finops.models.common import CURRENCY, ApiDate, Label, Money, Reply, RequestBody, TenantId, Usd
+
+DEFAULT_KEY = "*"  # the price key of a meter's default price
+MAX_UNIT_PRICE_USD = Decimal(10**6)  # per pricing unit (1M tokens, a GB, an export): far above any list price
 
 
 class CostRow(Reply):
@@ -23,13 +29,18 @@ class CostRow(Reply):
         return data
 
 
-class CostsResponse(Reply):
-    tenant_id: str = Field(alias="tenantId")
+class CostReport(Reply):
+    """What every cost report says of itself: whose cost, which days, in which currency, which metric."""
+
+    tenant_id: str
     from_: date = Field(alias="from")
     to: date
     currency: str = CURRENCY
     metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
-    group_by: str | None = Field(None, alias="groupBy")
+
+
+class CostsResponse(CostReport):
+    group_by: str | None = None
     granularity: str
     total: Money
     rows: list[CostRow]
@@ -41,12 +52,7 @@ class ShareRow(Reply):
     share: float = Field(description="Share of the period's total, 0 to 1")
 
 
-class BreakdownResponse(Reply):
-    tenant_id: str = Field(alias="tenantId")
-    from_: date = Field(alias="from")
-    to: date
-    currency: str = CURRENCY
-    metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
+class BreakdownResponse(CostReport):
     dimension: str
     total: Money
     rows: list[ShareRow]
@@ -57,16 +63,11 @@ class Driver(Reply):
     key: str
     cost: Money
     share: float = Field(description="Share of the period's total, 0 to 1")
-    previous_cost: Money = Field(alias="previousCost", description="Cost in the previous period of the same length")
-    change_percent: float | None = Field(None, alias="changePercent", description="null when the previous cost was 0")
+    previous_cost: Money = Field(description="Cost in the previous period of the same length")
+    change_percent: float | None = Field(None, description="null when the previous cost was 0")
 
 
-class TopDriversResponse(Reply):
-    tenant_id: str = Field(alias="tenantId")
-    from_: date = Field(alias="from")
-    to: date
-    currency: str = CURRENCY
-    metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
+class TopDriversResponse(CostReport):
     total: Money
     drivers: list[Driver]
 
@@ -77,26 +78,18 @@ class PeriodTotal(Reply):
     total: Money
 
 
-class MonthToDate(Reply):
-    from_: date = Field(alias="from")
-    to: date
-    total: Money
-    run_rate: Money = Field(alias="runRate", description="Month-to-date spend extrapolated to the whole month")
-    days_in_month: int = Field(alias="daysInMonth")
+class MonthToDate(PeriodTotal):
+    run_rate: Money = Field(description="Month-to-date spend extrapolated to the whole month")
+    days_in_month: int
 
 
-class SummaryResponse(Reply):
-    tenant_id: str = Field(alias="tenantId")
-    from_: date = Field(alias="from")
-    to: date
-    currency: str = CURRENCY
-    metric: str = Field("effective", description="effective (EffectiveCost) or billed (BilledCost)")
+class SummaryResponse(CostReport):
     total: Money
-    previous_period: PeriodTotal = Field(alias="previousPeriod")
-    change_percent: float | None = Field(alias="changePercent", description="null when the previous period cost 0")
-    by_category: list[ShareRow] = Field(alias="byCategory")
-    top_drivers: list[Driver] = Field(alias="topDrivers")
-    month_to_date: MonthToDate = Field(alias="monthToDate")
+    previous_period: PeriodTotal
+    change_percent: float | None = Field(description="null when the previous period cost 0")
+    by_category: list[ShareRow]
+    top_drivers: list[Driver]
+    month_to_date: MonthToDate
 
 
 class AggregateRequest(RequestBody):
@@ -105,7 +98,7 @@ class AggregateRequest(RequestBody):
     date_: ApiDate | None = Field(None, alias="date")
     from_: ApiDate | None = Field(None, alias="from")
     to: ApiDate | None = None
-    tenant_id: TenantId | None = Field(None, alias="tenantId", description="Only this tenant (default: all tenants)")
+    tenant_id: TenantId | None = Field(None, description="Only this tenant (default: all tenants)")
     reprice: bool = Field(False, description="Re-rate the days' events with the rate card in effect on each day")
 
     @model_validator(mode="after")
@@ -128,11 +121,91 @@ class AggregateRequest(RequestBody):
 
 class AggregatedDay(Reply):
     date_: date = Field(alias="date")
-    fact_rows: int = Field(alias="factRows")
+    fact_rows: int
     seconds: float
 
 
 class AggregateResponse(Reply):
-    tenant_id: str | None = Field(None, alias="tenantId")
+    tenant_id: str | None = None
     repriced: bool
     days: list[AggregatedDay]
+
+
+# --- the rate card ---------------------------------------------------------------------------------------
+
+
+class RateCardEntry(Reply):
+    version: int = 0
+    effective_from: date
+    meter: str
+    price_key: str
+    unit_price: Money
+    pricing_unit: str
+    source: str = ""
+
+
+class NewPrice(RequestBody):
+    meter: Label = Field(description="One of the meters, e.g. input_tokens, output_tokens, vcpu_seconds, egress_gb")
+    price_key: Label = Field(
+        DEFAULT_KEY,
+        description="Model (AI meters), region (egress_gb), export type (exports), or '*' for the meter's default",
+    )
+    unit_price: Annotated[Usd, Field(le=MAX_UNIT_PRICE_USD)] = Field(
+        description="USD per pricing unit, 0 to 10^6, at most 12 decimal places"
+    )
+
+    @property
+    def pricing_unit(self) -> str:
+        """The meter's pricing unit (the meter must be one of METERS_BY_NAME)."""
+        return METERS_BY_NAME[self.meter].pricing_unit
+
+
+class PublishRateCardRequest(RequestBody):
+    effective_from: ApiDate
+    source: Annotated[Label, Field(max_length=500)] = Field(
+        description="Where these prices come from, 1 to 500 characters"
+    )
+    prices: list[NewPrice] = Field(min_length=1, max_length=5000)
+
+
+class RateCardResponse(Reply):
+    as_of: date
+    currency: str
+    prices: list[RateCardEntry]
+
+
+# --- telemetry ingestion ---------------------------------------------------------------------------------
+
+
+class TelemetryBatch(RequestBody):
+    events: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=5000,
+        description=(
+            "Usage events. Common fields: eventId, tenantId, timestamp, category (AI, COMPUTE, STORAGE, EXPORT, "
+            "EGRESS), service, region, optional costUsd. AI: model, inputTokens, outputTokens, optional "
+            "cachedInputTokens. COMPUTE: vcpuSeconds, memoryGbSeconds. STORAGE: gbHours. EXPORT: exportType, "
+            "exports, bytes. EGRESS: bytes. Each event is validated on its own."
+        ),
+    )
+
+
+class RejectedEvent(Reply):
+    index: int
+    error: str
+
+
+class FlaggedEvent(Reply):
+    index: int
+    warning: str
+
+
+class IngestResult(Reply):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedEvent]
+    flagged: list[FlaggedEvent] = Field(
+        default_factory=list,
+        description="Accepted events priced by a fallback (for example a model missing from the rate card)",
+    )
+    tenants: list[str] = Field(default_factory=list, exclude=True)  # whose spend changed; not part of the reply

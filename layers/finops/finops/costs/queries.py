@@ -9,49 +9,34 @@ reader sees each fact row either in its old or in its new version, each with exa
 (finops.costs.aggregation). One query per call.
 
 Identifiers in SQL (group-by columns, period expressions) come from fixed mappings; user values are always
-server-side parameters.
+server-side parameters. This is the store of the cost reads: rows come back as named tuples, by column name (the
+writes' SQL, of ingestion, aggregation and the rate card, is in finops.costs.store).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from clickhouse_connect.driver.client import Client
-from pydantic import Field
 
 from finops.cache import Expiring
 from finops.costs.meters import METERS
+from finops.db.clickhouse import typed_rows
 from finops.db.faults import NO_EXCHANGE_RATE_MARKER
-from finops.errors import InvalidRequest
-from finops.models.common import CHARGE_CATEGORIES, CURRENCY, Category
+from finops.models.common import CURRENCY
 from finops.observability import add_milliseconds
-from finops.settings import get_settings
 
 Dimension = Literal["category", "subcategory", "model", "region", "service", "source", "chargeCategory"]
 Granularity = Literal["daily", "weekly", "monthly", "total"]
 # Which FOCUS cost a figure is: EffectiveCost (amortized, what FOCUS recommends for analysis; the default) or
 # BilledCost (as invoiced). For rated telemetry the two are the same.
 Metric = Literal["effective", "billed"]
-METRIC_DESCRIPTION = (
-    "effective (default): EffectiveCost, amortized, as FOCUS recommends for analysis; billed: BilledCost, as invoiced "
-    "(for rated telemetry the two are the same)"
-)
 TELEMETRY_SOURCE = "telemetry"
-# The `categories` query parameter: each of the six names at most once fits in 100 characters.
-CategoryList = Annotated[
-    str, Field(max_length=100, description="Comma list of AI, COMPUTE, STORAGE, EXPORT, EGRESS, OTHER")
-]
-ChargeCategoryList = Annotated[
-    str,
-    Field(
-        max_length=100, description="Comma list of FOCUS charge categories: Usage, Purchase, Tax, Credit, Adjustment"
-    ),
-]
 
 DIMENSION_COLUMNS: dict[str, str] = {
     "category": "service_category",
@@ -293,50 +278,28 @@ class CostScope:
         return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
 
 
-def make_scope(
-    tenant_id: str,
-    start: date,
-    end: date,
-    categories: str | None = None,
-    metric: Metric = "effective",
-    currency: str = CURRENCY,
-    charge_categories: str | None = None,
-    *,
-    max_days: int | None = None,
-) -> CostScope:
-    """The scope of a cost request, from its query parameters; 422 naming the one that breaks a rule. The range may
-    span at most `max_days` (default MAX_QUERY_DAYS)."""
-    max_days = max_days or get_settings().max_query_days
-    if start > end:
-        raise InvalidRequest("`from` must be on or before `to`", field="from")
-    if (end - start).days + 1 > max_days:
-        raise InvalidRequest(f"the range from `from` to `to` may span at most {max_days} days", field="to")
-    return CostScope(
-        tenant_id,
-        start,
-        end,
-        parse_categories(categories),
-        metric,
-        currency,
-        _parse_list(charge_categories, CHARGE_CATEGORIES, field="chargeCategories", normalise=str.title),
-    )
+Row = TypeVar("Row")
 
 
-def parse_categories(value: str | None) -> tuple[str, ...]:
-    return _parse_list(value, tuple(c.value for c in Category), field="categories", normalise=str.upper)
+class PeriodCost(NamedTuple):
+    period: date  # the period's first day
+    key: str | None  # the group's value; None without a dimension
+    cost: Decimal
 
 
-def _parse_list(
-    value: str | None, allowed: tuple[str, ...], *, field: str, normalise: Callable[[str], str]
-) -> tuple[str, ...]:
-    """A comma list of allowed names (case-insensitive), sorted and without repeats; 422 naming the unknown ones."""
-    if value is None or not value.strip():
-        return ()
-    names = [normalise(part.strip()) for part in value.split(",") if part.strip()]
-    unknown = sorted(set(names) - set(allowed))
-    if unknown:
-        raise InvalidRequest(f"unknown {field} {unknown}; expected a comma list of {sorted(allowed)}", field=field)
-    return tuple(sorted(set(names)))
+class DimensionCost(NamedTuple):
+    dimension: str
+    key: str
+    cost: Decimal  # in the scope's days
+    previous: Decimal  # in the period of the same length just before
+    extra: Decimal  # in the extra range asked for (the summary's month to date)
+
+
+class CategoryDayCost(NamedTuple):
+    tenant_id: str
+    category: str
+    day: date
+    cost: Decimal
 
 
 class CostReader:
@@ -360,8 +323,8 @@ class CostReader:
 
     def grouped(
         self, scope: CostScope, *, granularity: Granularity = "total", dimension: Dimension | None = None
-    ) -> list[tuple[date, str | None, Decimal]]:
-        """Rows of (period start, group key, cost), ordered by period then key."""
+    ) -> list[PeriodCost]:
+        """The cost of each period and group, ordered by period then key."""
         rows_sql, params = self.effective_rows(scope)
         period = PERIOD_EXPRESSIONS[granularity]
         key = f"toString({DIMENSION_COLUMNS[dimension]})" if dimension else "''"
@@ -369,8 +332,8 @@ class CostReader:
             f"SELECT {period} AS period, {key} AS key, sum(reported_cost) AS cost FROM ({rows_sql}) "
             "GROUP BY period, key ORDER BY period, key"
         )
-        result = self._timed_query(sql, params)
-        return [(row[0], row[1] if dimension else None, row[2]) for row in result]
+        rows = self._timed_query(PeriodCost, sql, params)
+        return rows if dimension else [row._replace(key=None) for row in rows]
 
     def by_dimensions(
         self,
@@ -379,9 +342,9 @@ class CostReader:
         *,
         with_previous: bool,
         extra: tuple[date, date] | None = None,
-    ) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
-        """(dimension, key, cost in scope, cost in the previous period, cost in `extra`) for each value of each
-        dimension, in one query (the summary's month to date is the `extra` range)."""
+    ) -> list[DimensionCost]:
+        """The cost of each value of each dimension in the scope, in the previous period and in `extra`, in one
+        query (the summary's month to date is the `extra` range)."""
         first = scope.previous().start if with_previous else scope.start
         if extra is not None:
             first = min(first, extra[0])
@@ -406,10 +369,20 @@ class CostReader:
             "extra0": extra0,
             "extra1": extra1,
         }
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in self._timed_query(sql, {**params, **bounds})]
+        return self._timed_query(DimensionCost, sql, {**params, **bounds})
 
-    def _timed_query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _timed_query(self, row: type[Row], sql: str, params: dict[str, Any]) -> list[Row]:
         started = time.perf_counter()
-        rows = [tuple(row) for row in self._client.query(sql, parameters=params).result_rows]
+        rows = typed_rows(self._client, row, sql, params)
         add_milliseconds("QueryLatency", (time.perf_counter() - started) * 1000)
         return rows
+
+
+def daily_costs_by_category(client: Client, tenants: Sequence[str], first: date, end: date) -> list[CategoryDayCost]:
+    """Each (tenant, category, day) with spend over [first, end], as effective cost in USD."""
+    rows_sql, params = effective_rows(tenants, first, end, imported=imported_currencies(client))
+    sql = (
+        "SELECT tenant_id, toString(service_category) AS category, day, sum(reported_cost) AS cost "
+        f"FROM ({rows_sql}) GROUP BY tenant_id, category, day"
+    )
+    return typed_rows(client, CategoryDayCost, sql, params)

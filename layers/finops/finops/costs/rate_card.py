@@ -14,25 +14,22 @@ meter's '*' default. For AI meters the '*' price is the documented fallback and 
 from __future__ import annotations
 
 import bisect
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Annotated
 
 from clickhouse_connect.driver.client import Client
-from pydantic import Field
 
+from finops.cache import Expiring
 from finops.costs.meters import METERS_BY_NAME, Meter
+from finops.costs.models import DEFAULT_KEY, PublishRateCardRequest, RateCardEntry, RateCardResponse
+from finops.costs.store import insert_rate_card_version, rate_card_entries
 from finops.errors import InvalidRequest
-from finops.models.common import CURRENCY, WIDE, ApiDate, Label, Money, Reply, RequestBody, Usd, quantize
+from finops.models.common import CURRENCY, WIDE, quantize
 
-DEFAULT_KEY = "*"
 COST_QUANTUM = Decimal("0.000000000001")  # 12 decimals, as stored
 CACHE_SECONDS = 60.0
-MAX_UNIT_PRICE_USD = Decimal(10**6)  # per pricing unit (1M tokens, a GB, an export): far above any list price
 
 
 @dataclass(frozen=True)
@@ -101,47 +98,20 @@ def line_cost(quantity: Decimal, unit_price: Decimal) -> Decimal:
 
 # --- loading, caching and publishing -------------------------------------------------------------------
 
-_cache_lock = threading.Lock()
-_cached: tuple[float, RateCard] | None = None
+_cached = Expiring[RateCard](CACHE_SECONDS)
 
 
 def current_rate_card(client: Client, *, max_age_seconds: float = CACHE_SECONDS) -> RateCard:
-    global _cached
-    now = time.monotonic()
-    with _cache_lock:
-        if _cached is not None and now - _cached[0] < max_age_seconds:
-            return _cached[1]
-    card = load_rate_card(client)
-    with _cache_lock:
-        _cached = (now, card)
-    return card
+    """The card, reused for a minute per container: a published change reaches every function within a minute."""
+    return _cached.get(lambda: load_rate_card(client), max_age_seconds=max_age_seconds)
 
 
 def forget_cached_rate_card() -> None:
-    global _cached
-    with _cache_lock:
-        _cached = None
+    _cached.forget()
 
 
 def load_rate_card(client: Client) -> RateCard:
-    result = client.query(
-        "SELECT version, effective_from, meter, price_key, unit_price, pricing_unit, source "
-        "FROM rate_card FINAL ORDER BY meter, price_key, effective_from"
-    )
-    return RateCard.from_rows(
-        [
-            RateCardEntry(
-                version=r[0],
-                effective_from=r[1],
-                meter=r[2],
-                price_key=r[3],
-                unit_price=r[4],
-                pricing_unit=r[5],
-                source=r[6],
-            )
-            for r in result.result_rows
-        ]
-    )
+    return RateCard.from_rows(rate_card_entries(client))
 
 
 def publish_rate_card(client: Client, request: PublishRateCardRequest) -> RateCardResponse:
@@ -153,35 +123,7 @@ def publish_rate_card(client: Client, request: PublishRateCardRequest) -> RateCa
                 field=f"prices.{index}.meter",
                 location="body",
             )
-    version = int(str(client.command("SELECT max(version) FROM rate_card") or 0)) + 1
-    published_at = datetime.now(UTC)
-    rows = [
-        [
-            version,
-            request.effective_from,
-            entry.meter,
-            entry.price_key,
-            entry.unit_price,
-            METERS_BY_NAME[entry.meter].pricing_unit,
-            request.source,
-            published_at,
-        ]
-        for entry in request.prices
-    ]
-    client.insert(
-        "rate_card",
-        rows,
-        column_names=[
-            "version",
-            "effective_from",
-            "meter",
-            "price_key",
-            "unit_price",
-            "pricing_unit",
-            "source",
-            "published_at",
-        ],
-    )
+    insert_rate_card_version(client, request)
     forget_cached_rate_card()
     return rate_card_response(load_rate_card(client), as_of=request.effective_from)
 
@@ -195,42 +137,3 @@ def rate_card_response(card: RateCard, as_of: date) -> RateCardResponse:
     return RateCardResponse(
         as_of=as_of, currency=CURRENCY, prices=sorted(latest.values(), key=lambda r: (r.meter, r.price_key))
     )
-
-
-# --- API models ----------------------------------------------------------------------------------------
-
-
-class RateCardEntry(Reply):
-    version: int = 0
-    effective_from: date = Field(alias="effectiveFrom")
-    meter: str
-    price_key: str = Field(alias="priceKey")
-    unit_price: Money = Field(alias="unitPrice")
-    pricing_unit: str = Field(alias="pricingUnit")
-    source: str = ""
-
-
-class NewPrice(RequestBody):
-    meter: Label = Field(description="One of the meters, e.g. input_tokens, output_tokens, vcpu_seconds, egress_gb")
-    price_key: Label = Field(
-        DEFAULT_KEY,
-        alias="priceKey",
-        description="Model (AI meters), region (egress_gb), export type (exports), or '*' for the meter's default",
-    )
-    unit_price: Annotated[Usd, Field(le=MAX_UNIT_PRICE_USD)] = Field(
-        alias="unitPrice", description="USD per pricing unit, 0 to 10^6, at most 12 decimal places"
-    )
-
-
-class PublishRateCardRequest(RequestBody):
-    effective_from: ApiDate = Field(alias="effectiveFrom")
-    source: Annotated[Label, Field(max_length=500)] = Field(
-        description="Where these prices come from, 1 to 500 characters"
-    )
-    prices: list[NewPrice] = Field(min_length=1, max_length=5000)
-
-
-class RateCardResponse(Reply):
-    as_of: date = Field(alias="asOf")
-    currency: str
-    prices: list[RateCardEntry]

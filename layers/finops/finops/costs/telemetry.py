@@ -1,4 +1,5 @@
-"""Usage telemetry events: the request and reply of the ingest endpoint, and the validation of a batch.
+"""Usage telemetry events: the wire model of one event, what makes an event one event, and the validation of a
+batch (the endpoint's request and reply are finops.costs.models').
 
 Events are validated into plain typed dictionaries keyed by their wire (camelCase) names, the whole batch in one
 pydantic-core call: building a model object per event cost more than the rest of the ingest path. One bad event
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from finops.models.common import PRINTABLE, Label, Reply, RequestBody, TenantId, Usd, UtcDateTime
+from finops.models.common import PRINTABLE, REQUEST_CONFIG, Label, TenantId, Usd, UtcDateTime
 
 # Per-event maxima: generous for one event (a pre-aggregated usage record included), far below what makes a
 # cost no column can hold. The README's limits table lists them.
@@ -40,11 +42,8 @@ EventId = Annotated[
 Model = Annotated[Label, AfterValidator(str.lower)]  # model names are matched case-insensitively
 CallerCost = Annotated[Usd, Field(le=MAX_EVENT_COST_USD)]
 
-# Exactly the documented names (a `tenant_id` key is an unknown key), surrounding spaces stripped.
-_WIRE = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-
-@with_config(_WIRE)
+@with_config(REQUEST_CONFIG)
 class _Event(TypedDict):
     eventId: EventId
     tenantId: TenantId
@@ -54,7 +53,7 @@ class _Event(TypedDict):
     costUsd: NotRequired[CallerCost | None]  # a cost the caller already knows; else the rate card prices it
 
 
-@with_config(_WIRE)
+@with_config(REQUEST_CONFIG)
 class AiEvent(_Event):
     category: Literal["AI"]
     model: Model
@@ -63,20 +62,20 @@ class AiEvent(_Event):
     cachedInputTokens: NotRequired[Tokens]  # input tokens read from a prompt cache
 
 
-@with_config(_WIRE)
+@with_config(REQUEST_CONFIG)
 class ComputeEvent(_Event):
     category: Literal["COMPUTE"]
     vcpuSeconds: Quantity
     memoryGbSeconds: Quantity
 
 
-@with_config(_WIRE)
+@with_config(REQUEST_CONFIG)
 class StorageEvent(_Event):
     category: Literal["STORAGE"]
     gbHours: Quantity
 
 
-@with_config(_WIRE)
+@with_config(REQUEST_CONFIG)
 class ExportEvent(_Event):
     category: Literal["EXPORT"]
     exportType: Name
@@ -84,7 +83,7 @@ class ExportEvent(_Event):
     bytes: Bytes
 
 
-@with_config(_WIRE)
+@with_config(REQUEST_CONFIG)
 class EgressEvent(_Event):
     category: Literal["EGRESS"]
     bytes: Bytes
@@ -94,6 +93,13 @@ UsageEvent = Annotated[
     AiEvent | ComputeEvent | StorageEvent | ExportEvent | EgressEvent,
     Field(discriminator="category"),
 ]
+EventIdentity = tuple[str, str, date]  # tenant, event id, UTC day: what makes an event one event
+
+
+def event_identity(event: UsageEvent) -> EventIdentity:
+    return (event["tenantId"], event["eventId"], event["timestamp"].date())
+
+
 _event_adapter: TypeAdapter[UsageEvent] = TypeAdapter(UsageEvent)  # type: ignore[arg-type]
 _batch_adapter: TypeAdapter[list[UsageEvent]] = TypeAdapter(list[UsageEvent])  # type: ignore[arg-type]
 _CATEGORY_TAGS = {"AI", "COMPUTE", "STORAGE", "EXPORT", "EGRESS"}
@@ -128,37 +134,3 @@ def _describe(errors: Sequence[Any]) -> str:
         loc = ".".join(str(p) for p in item["loc"] if p not in _CATEGORY_TAGS) or "event"
         parts.append(f"{loc}: {item['msg']}")
     return "; ".join(parts)
-
-
-class TelemetryBatch(RequestBody):
-    events: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=5000,
-        description=(
-            "Usage events. Common fields: eventId, tenantId, timestamp, category (AI, COMPUTE, STORAGE, EXPORT, "
-            "EGRESS), service, region, optional costUsd. AI: model, inputTokens, outputTokens, optional "
-            "cachedInputTokens. COMPUTE: vcpuSeconds, memoryGbSeconds. STORAGE: gbHours. EXPORT: exportType, "
-            "exports, bytes. EGRESS: bytes. Each event is validated on its own."
-        ),
-    )
-
-
-class RejectedEvent(Reply):
-    index: int
-    error: str
-
-
-class FlaggedEvent(Reply):
-    index: int
-    warning: str
-
-
-class IngestResult(Reply):
-    accepted: int
-    duplicates: int
-    rejected: list[RejectedEvent]
-    flagged: list[FlaggedEvent] = Field(
-        default_factory=list,
-        description="Accepted events priced by a fallback (for example a model missing from the rate card)",
-    )
-    tenants: list[str] = Field(default_factory=list, exclude=True)  # whose spend changed; not part of the reply

@@ -2,7 +2,8 @@
 
 Costs are stored in their billing currency (FOCUS `BillingCurrency`; rated telemetry is in USD, the rate card's
 currency) and converted when a report asks for another one: the cost queries convert in SQL with the rates in effect
-on each day (finops.costs.queries); this module publishes and reads the table, and converts single figures in Python
+on each day (finops.costs.queries); this module publishes and reads the table (its SQL: finops.currencies.store; its
+API models: finops.currencies.models), and converts single figures in Python
 (an import checks that each row's currency has a rate for its day; a budget's enforcement estimate is converted into
 the budget's currency). A currency without a rate for a day is never converted at 1:1: the import reports the row,
 a report answers 422 naming `currency`.
@@ -13,19 +14,18 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import ROUND_DOWN, Decimal
-from typing import Annotated
 
 from clickhouse_connect.driver.client import Client
-from pydantic import Field, field_validator
 
 from finops.cache import Expiring
-from finops.models.common import CURRENCY, WIDE, ApiDate, CurrencyCode, Label, Reply, RequestBody, quantize
+from finops.currencies.models import ExchangeRate, ExchangeRatesResponse, PublishExchangeRatesRequest
+from finops.currencies.store import exchange_rate_rows, insert_exchange_rates_version
+from finops.models.common import CURRENCY, WIDE, quantize
 
 CACHE_SECONDS = 60.0
 RATE_QUANTUM = Decimal("0.000000000001")  # 12 decimals, as stored
-MAX_USD_PER_UNIT = Decimal(10**6)
 
 
 class NoExchangeRate(LookupError):
@@ -93,30 +93,12 @@ def forget_cached_exchange_rates() -> None:
 
 
 def load_exchange_rates(client: Client) -> ExchangeRates:
-    result = client.query(
-        "SELECT version, effective_from, toString(currency), usd_per_unit, source "
-        "FROM exchange_rates FINAL ORDER BY currency, effective_from"
-    )
-    return ExchangeRates.from_rows(
-        [
-            ExchangeRate(version=r[0], effective_from=r[1], currency=r[2], usd_per_unit=r[3], source=r[4])
-            for r in result.result_rows
-        ]
-    )
-
-
-_RATE_COLUMNS = ["version", "effective_from", "currency", "usd_per_unit", "source", "published_at"]
+    return ExchangeRates.from_rows(exchange_rate_rows(client))
 
 
 def publish_exchange_rates(client: Client, request: PublishExchangeRatesRequest) -> ExchangeRatesResponse:
     """Add a version: each rate applies to its currency from its `effectiveFrom` until a later one takes over."""
-    version = int(str(client.command("SELECT max(version) FROM exchange_rates") or 0)) + 1
-    published_at = datetime.now(UTC)
-    client.insert(
-        "exchange_rates",
-        [[version, r.effective_from, r.currency, r.usd_per_unit, request.source, published_at] for r in request.rates],
-        column_names=_RATE_COLUMNS,
-    )
+    insert_exchange_rates_version(client, request)
     forget_cached_exchange_rates()
     return exchange_rates_response(load_exchange_rates(client), as_of=max(r.effective_from for r in request.rates))
 
@@ -128,51 +110,3 @@ def exchange_rates_response(rates: ExchangeRates, as_of: date) -> ExchangeRatesR
         if row.effective_from <= as_of:
             latest[row.currency] = row
     return ExchangeRatesResponse(as_of=as_of, base=CURRENCY, rates=[latest[c] for c in sorted(latest)])
-
-
-# --- API models ----------------------------------------------------------------------------------------
-
-UsdPerUnit = Annotated[
-    Decimal,
-    Field(
-        gt=0,
-        le=MAX_USD_PER_UNIT,
-        decimal_places=12,
-        allow_inf_nan=False,
-        description="US dollars one unit of the currency is worth: over 0, at most 10^6, 12 decimal places",
-    ),
-]
-
-
-class ExchangeRate(Reply):
-    version: int = 0
-    currency: str
-    effective_from: date = Field(alias="effectiveFrom")
-    usd_per_unit: Decimal = Field(alias="usdPerUnit", description="US dollars per unit of the currency (exact)")
-    source: str = ""
-
-
-class NewExchangeRate(RequestBody):
-    currency: CurrencyCode
-    effective_from: ApiDate = Field(alias="effectiveFrom", description="First day (UTC) the rate applies to")
-    usd_per_unit: UsdPerUnit = Field(alias="usdPerUnit")
-
-    @field_validator("currency")
-    @classmethod
-    def _not_the_base(cls, value: str) -> str:
-        if value == CURRENCY:
-            raise ValueError(f"{CURRENCY} is the base currency: one {CURRENCY} is always 1 {CURRENCY}")
-        return value
-
-
-class PublishExchangeRatesRequest(RequestBody):
-    source: Annotated[Label, Field(max_length=500)] = Field(
-        description="Where these rates come from (e.g. ECB euro reference rates), 1 to 500 characters"
-    )
-    rates: list[NewExchangeRate] = Field(min_length=1, max_length=5000)
-
-
-class ExchangeRatesResponse(Reply):
-    as_of: date = Field(alias="asOf")
-    base: str = Field(description="Every rate is in this currency per unit of the other")
-    rates: list[ExchangeRate]

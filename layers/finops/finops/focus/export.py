@@ -18,16 +18,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from finops.costs.queries import TELEMETRY_SOURCE, CostScope, effective_rows, imported_currencies
+from finops.costs.queries import TELEMETRY_SOURCE, CostScope
 from finops.errors import InvalidRequest
 from finops.focus import spec
+from finops.focus.store import ExportRow, export_rows
 
 MAX_EXPORT_ROWS = 10_000  # a Lambda reply holds at most 6 MB: about this many rows
 NULL = "NULL"
@@ -71,28 +70,10 @@ FOCUS_UNITS: dict[str, str] = {
     "GB": "GB",
 }
 
-_ROWS = """
-SELECT day, toString(service_category), toString(service_subcategory), toString(model), toString(region_id),
-       toString(service_name), toString(source), toString(charge_category), toString(billing_currency),
-       toString(pricing_unit), sum(billed_cost), sum(effective_cost), sum(list_cost), sum(pricing_quantity)
-FROM ({rows})
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-LIMIT {limit}
-"""
-
 
 def export_focus(client: Client, scope: CostScope, *, provider_name: str) -> str:
     """The tenant's cost over the scope's days as a FOCUS 1.0 CSV file (RFC 4180, CRLF line ends)."""
-    rows_sql, params = effective_rows(
-        [scope.tenant_id],
-        scope.start,
-        scope.end,
-        scope.categories,
-        charge_categories=scope.charge_categories,
-        imported=imported_currencies(client),
-    )
-    rows = client.query(_ROWS.format(rows=rows_sql, limit=MAX_EXPORT_ROWS + 1), parameters=params).result_rows
+    rows = export_rows(client, scope, limit=MAX_EXPORT_ROWS + 1)
     if len(rows) > MAX_EXPORT_ROWS:
         raise InvalidRequest(
             f"the export would have more than {MAX_EXPORT_ROWS} rows; ask for fewer days at a time", field="to"
@@ -109,44 +90,43 @@ def focus_attachment(scope: CostScope) -> str:
     return f'attachment; filename="focus-{tenant}-{scope.start.isoformat()}-{scope.end.isoformat()}.csv"'
 
 
-def _focus_row(tenant: str, row: Iterable[Any], platform: str) -> list[str]:
-    (day, category, subcategory, model, region, service, source, charge, currency, unit, billed, effective, listed,
-     quantity) = row  # fmt: skip
-    provider = source.removeprefix("focus:") if source != TELEMETRY_SOURCE else platform
+def _focus_row(tenant: str, row: ExportRow, platform: str) -> list[str]:
+    provider = row.source.removeprefix("focus:") if row.source != TELEMETRY_SOURCE else platform
+    day, category, subcategory, charge = row.day, row.category, row.subcategory, row.charge_category
     month = day.replace(day=1)
     next_month = (month + timedelta(days=32)).replace(day=1)
     focus_category = subcategory if subcategory in spec.SERVICE_CATEGORIES else spec.FOCUS_FROM_CATEGORY[category]
     priced = charge in ("Usage", "Purchase")  # FOCUS: pricing columns must be null for the other charge categories
-    focus_unit = FOCUS_UNITS.get(unit, unit)
+    focus_unit = FOCUS_UNITS.get(row.pricing_unit, row.pricing_unit)
     values = {
-        "BilledCost": _number(billed),
+        "BilledCost": _number(row.billed_cost),
         "BillingAccountId": tenant,
         "BillingAccountName": tenant,
-        "BillingCurrency": currency,
+        "BillingCurrency": row.currency,
         "BillingPeriodEnd": _moment(next_month),
         "BillingPeriodStart": _moment(month),
         "ChargeCategory": charge,
         "ChargeClass": NULL,
-        "ChargeDescription": _description(category, subcategory, model, service),
+        "ChargeDescription": _description(category, subcategory, row.model, row.service),
         "ChargeFrequency": "Usage-Based" if charge == "Usage" else "One-Time",
         "ChargePeriodEnd": _moment(day + timedelta(days=1)),
         "ChargePeriodStart": _moment(day),
-        "ContractedCost": _number(billed),
-        "EffectiveCost": _number(effective),
+        "ContractedCost": _number(row.billed_cost),
+        "EffectiveCost": _number(row.effective_cost),
         "InvoiceIssuerName": provider,
-        "ListCost": _number(listed),
-        "PricingQuantity": _number(quantity) if priced and focus_unit else NULL,
+        "ListCost": _number(row.list_cost),
+        "PricingQuantity": _number(row.pricing_quantity) if priced and focus_unit else NULL,
         "PricingUnit": focus_unit if priced and focus_unit else NULL,
         "ProviderName": provider,
         "PublisherName": provider,
-        "RegionId": region or NULL,
+        "RegionId": row.region or NULL,
         "ServiceCategory": focus_category,
-        "ServiceName": service,
+        "ServiceName": row.service,
         "SubAccountId": tenant,
-        spec.X_SOURCE: source,
+        spec.X_SOURCE: row.source,
         spec.X_CATEGORY: category,
         spec.X_SUBCATEGORY: subcategory or NULL,
-        spec.X_MODEL: model or NULL,
+        spec.X_MODEL: row.model or NULL,
     }
     return [values[column] for column in COLUMNS]
 

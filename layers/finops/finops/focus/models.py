@@ -27,8 +27,8 @@ class SkippedRow(Reply):
 class CurrencyTotals(Reply):
     currency: str
     rows: int
-    billed_cost: ExactAmount = Field(alias="billedCost", description="Sum of BilledCost imported (exact)")
-    effective_cost: ExactAmount = Field(alias="effectiveCost", description="Sum of EffectiveCost imported (exact)")
+    billed_cost: ExactAmount = Field(description="Sum of BilledCost imported (exact)")
+    effective_cost: ExactAmount = Field(description="Sum of EffectiveCost imported (exact)")
 
 
 class SourceTotals(CurrencyTotals):
@@ -36,13 +36,13 @@ class SourceTotals(CurrencyTotals):
 
 
 class ImportResult(Reply):
-    import_id: str = Field(alias="importId")
-    rows_read: int = Field(alias="rowsRead", description="Data rows in the file (the header not counted)")
-    rows_imported: int = Field(alias="rowsImported")
-    rows_skipped: int = Field(alias="rowsSkipped")
+    import_id: str
+    rows_read: int = Field(description="Data rows in the file (the header not counted)")
+    rows_imported: int
+    rows_skipped: int
     skipped: list[SkippedRow] = Field(description=f"The first {MAX_REPORTED_SKIPS} skipped rows with their reasons")
     totals: list[CurrencyTotals] = Field(description="What was imported, per billing currency")
-    by_source: list[SourceTotals] = Field(alias="bySource", description="What was imported, per provider and currency")
+    by_source: list[SourceTotals] = Field(description="What was imported, per provider and currency")
     tenants: list[str] = Field(description="Tenants whose cost the import changed")
     slices: int = Field(
         description="Bill slices (tenant scope, provider, billing account, sub account, billing period) replaced"

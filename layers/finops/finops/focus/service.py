@@ -14,8 +14,10 @@ from finops.costs.queries import CostScope
 from finops.currencies.rates import load_exchange_rates
 from finops.errors import InvalidRequest, PayloadTooLarge
 from finops.focus.export import export_focus, focus_attachment
-from finops.focus.importer import DEFAULT_TENANT_COLUMN, ImportTarget, http_body, import_focus
+from finops.focus.importer import import_focus
 from finops.focus.models import ImportResult
+from finops.focus.reading import http_body
+from finops.focus.rows import DEFAULT_TENANT_COLUMN, ImportTarget
 from finops.models.common import CURRENCY, TENANT_ID_PATTERN
 from finops.observability import add_count, logger
 from finops.settings import get_settings

@@ -108,18 +108,23 @@ def _money_to_json(value: Decimal) -> float:
 Money = Annotated[Decimal, PlainSerializer(_money_to_json, return_type=float, when_used="json")]
 
 
-class RequestBody(BaseModel):
-    """Base of every request body: it accepts exactly the documented (camelCase) names. A field's Python name
-    (`tenant_id` for `tenantId`) is an unknown key like any other, rejected with a 422 naming it, so what is
-    authorized is always what is parsed and stored."""
+# What a request accepts: exactly the documented (camelCase) names, surrounding spaces stripped. A field's Python
+# name (`tenant_id` for `tenantId`) is an unknown key like any other, rejected with a 422 naming it, so what is
+# authorized is always what is parsed and stored. Request bodies and the usage events' typed dictionaries
+# (finops.costs.telemetry) share it.
+REQUEST_CONFIG = ConfigDict(
+    alias_generator=to_camel,
+    extra="forbid",
+    validate_by_name=False,
+    validate_by_alias=True,
+    str_strip_whitespace=True,
+)
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        extra="forbid",
-        validate_by_name=False,
-        validate_by_alias=True,
-        str_strip_whitespace=True,
-    )
+
+class RequestBody(BaseModel):
+    """Base of every request body: it accepts exactly the documented (camelCase) names (REQUEST_CONFIG)."""
+
+    model_config = REQUEST_CONFIG
 
 
 class Reply(BaseModel):

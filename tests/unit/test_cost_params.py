@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from finops.costs.queries import make_scope, parse_categories
+from finops.costs.params import make_scope, parse_categories
 from finops.errors import InvalidRequest
 
 
