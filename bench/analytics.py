@@ -137,7 +137,7 @@ def run(*, quick: bool = False, log: Any = print, size: Size | None = None) -> A
 def _forecasts(tenants: int, calls: int) -> list[ForecastTimes]:
     from bench import dataset
     from finops.db.clickhouse import get_client
-    from finops.forecasting import service
+    from finops.forecasting import spend
     from local.lambda_runtime import LambdaContext, http_api_event, load_function
 
     module = load_function("get_forecast")
@@ -164,7 +164,7 @@ def _forecasts(tenants: int, calls: int) -> list[ForecastTimes]:
     with quiet():
         for _ in range(5):  # warm-up: imports, first queries
             call(dataset.tenant_id(rng.randrange(tenants)), None)
-        with Timer(get_client(), "query") as clickhouse, patched(service, "forecast") as engine:
+        with Timer(get_client(), "query") as clickhouse, patched(spend, "forecast") as engine:
             for index in range(calls):
                 one = index % 4 == 3
                 times = variants[1 if one else 0]
