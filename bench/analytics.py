@@ -179,7 +179,7 @@ def _forecasts(tenants: int, calls: int) -> list[ForecastTimes]:
 
 
 def _anomaly_job(today: date) -> AnomalyRun:
-    from finops.anomalies import service
+    from finops.anomalies import job, scan
     from local.lambda_runtime import LambdaContext, load_function
 
     module = load_function("run_daily_anomaly_detection")
@@ -198,21 +198,21 @@ def _anomaly_job(today: date) -> AnomalyRun:
         "detail": {},
     }
     series_rows: list[int] = []
-    original_series = service.daily_series_by_category
+    original_series = scan.daily_series_by_category
 
     def counting_series(*args: Any, **kwargs: Any) -> Any:
         keys, matrix = original_series(*args, **kwargs)
         series_rows.append(len(keys))
         return keys, matrix
 
-    service.daily_series_by_category = counting_series
+    scan.daily_series_by_category = counting_series
     try:
         with (
-            patched(service, "daily_series_by_category") as series,
-            patched(service, "detect_range") as detection,
-            patched(service, "_root_causes") as causes,
-            patched(service, "store") as storing,
-            patched(service, "to_replies") as listing,
+            patched(scan, "daily_series_by_category") as series,
+            patched(scan, "detect_range") as detection,
+            patched(scan, "explain") as causes,
+            patched(job, "record") as storing,
+            patched(job, "replies") as listing,
             patched(module, "queue_and_publish_alerts") as alerts,
             quiet(),
         ):
@@ -220,7 +220,7 @@ def _anomaly_job(today: date) -> AnomalyRun:
             reply = module.lambda_handler(event, LambdaContext(function_name="run_daily_anomaly_detection"))
             seconds = time.perf_counter() - started
     finally:
-        service.daily_series_by_category = original_series
+        scan.daily_series_by_category = original_series
     return AnomalyRun(
         seconds=seconds,
         tenants=reply["tenants"],
