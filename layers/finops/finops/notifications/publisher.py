@@ -118,18 +118,18 @@ def publish_pending(
 
 def _record_failure(conn: pg8000.native.Connection, row_id: Any, error: str, now: datetime) -> None:
     """One more failed try: back off, or park the row as dead after the last allowed attempt."""
-    dead = store.record_failure(
+    failed = store.record_failure(
         conn, row_id, error[:_MAX_ERROR_LENGTH], now, max_attempts=get_settings().outbox_max_attempts
     )
-    if dead is not None:
+    if failed is not None and failed.dead:
         logger.error(
             "outbox row parked as dead: it is kept, and no longer tried until requeued",
             extra={
-                "eventId": str(dead.event_id),
-                "kind": dead.kind,
-                "topic": dead.topic,
-                "budgetId": str(dead.budget_id),
-                "attempts": dead.attempts,
+                "eventId": str(failed.event_id),
+                "kind": failed.kind,
+                "topic": failed.topic,
+                "budgetId": str(failed.budget_id),
+                "attempts": failed.attempts,
             },
         )
 

@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import pg8000.native
 
     from finops.notifications.outbox import Notification
+
+Row = TypeVar("Row")
 
 
 def _rows(conn: pg8000.native.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -25,6 +27,12 @@ def _rows(conn: pg8000.native.Connection, sql: str, **params: Any) -> list[dict[
     rows = conn.run(sql, **params)
     names = [column["name"] for column in conn.columns or []]
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _first(row_type: type[Row], conn: pg8000.native.Connection, sql: str, **params: Any) -> Row | None:
+    """The first row of a statement as a `row_type` (its fields named as the columns), or None."""
+    rows = _rows(conn, sql, **params)
+    return row_type(**rows[0]) if rows else None
 
 
 # --- the outbox: written in the caller's transaction ----------------------------------------------------------
@@ -83,9 +91,10 @@ class MessageRow:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadRow:
-    """A row parked as dead by its last failure: what the log says about it."""
+class FailedRow:
+    """A row after one more failed try: whether that parked it as dead, and what the log says about it."""
 
+    dead: bool
     event_id: Any
     kind: str
     topic: str
@@ -108,7 +117,8 @@ def next_due_message(
 ) -> MessageRow | None:
     """The message due first on one of `topics` (not one of `tried`), locked until the caller's transaction ends;
     rows locked by another publisher are skipped."""
-    rows = _rows(
+    return _first(
+        MessageRow,
         conn,
         "SELECT id, event_id, topic, tenant_id, budget_id, event_type, severity, subject, body_text, body_json "
         "FROM finops_notification_outbox "
@@ -119,7 +129,6 @@ def next_due_message(
         tried=tried,
         now=now,
     )
-    return MessageRow(**rows[0]) if rows else None
 
 
 def mark_published(conn: pg8000.native.Connection, row_id: Any, message_id: str | None) -> None:
@@ -133,10 +142,11 @@ def mark_published(conn: pg8000.native.Connection, row_id: Any, message_id: str 
 
 def record_failure(
     conn: pg8000.native.Connection, row_id: Any, error: str, now: datetime, *, max_attempts: int
-) -> DeadRow | None:
+) -> FailedRow | None:
     """One more failed try: back off (30 s, doubling, at most an hour), or park the row as dead after
-    `max_attempts` tries; the row when it is now dead."""
-    rows = _rows(
+    `max_attempts` tries."""
+    return _first(
+        FailedRow,
         conn,
         "UPDATE finops_notification_outbox SET attempts = attempts + 1, last_error = :error, "
         "next_attempt_at = CAST(:now AS timestamptz) + least(interval '1 hour', interval '30 seconds' * power(2, attempts)), "
@@ -147,10 +157,6 @@ def record_failure(
         now=now,
         max_attempts=max_attempts,
     )
-    if not rows or not rows[0]["dead"]:
-        return None
-    row = rows[0]
-    return DeadRow(row["event_id"], row["kind"], row["topic"], row["budget_id"], row["attempts"])
 
 
 def pending_messages(conn: pg8000.native.Connection) -> int:
@@ -179,7 +185,8 @@ def lease_subscription_request(
 ) -> SubscriptionRequest | None:
     """The subscription request due first on one of `topics` (of one budget, if given), leased for five minutes:
     due again then, unless it is done."""
-    rows = _rows(
+    return _first(
+        SubscriptionRequest,
         conn,
         "UPDATE finops_notification_outbox SET next_attempt_at = CAST(:now AS timestamptz) + interval '5 minutes' "
         "WHERE id = (SELECT id FROM finops_notification_outbox WHERE kind = 'subscriptions' "
@@ -191,7 +198,6 @@ def lease_subscription_request(
         topics=topics,
         budget=budget_id,
     )
-    return SubscriptionRequest(**rows[0]) if rows else None
 
 
 def complete_subscription_requests(conn: pg8000.native.Connection, request: SubscriptionRequest, now: datetime) -> None:
@@ -304,7 +310,8 @@ def delete_subscription(
     conn: pg8000.native.Connection, *, budget_id: str, topic: str, email: str
 ) -> Subscription | None:
     """Forget that the budget mails the address; the row it was, if any."""
-    rows = _rows(
+    return _first(
+        Subscription,
         conn,
         "DELETE FROM finops_budget_subscriptions WHERE budget_id = CAST(:budget AS uuid) AND topic = :topic "
         "AND email = :email RETURNING budget_id, topic, email, subscription_arn",
@@ -312,7 +319,6 @@ def delete_subscription(
         topic=topic,
         email=email,
     )
-    return Subscription(**rows[0]) if rows else None
 
 
 def lock_address(conn: pg8000.native.Connection, topic: str, email: str) -> None:
