@@ -137,7 +137,7 @@ def run(*, quick: bool = False, log: Any = print, size: Size | None = None) -> A
 def _forecasts(tenants: int, calls: int) -> list[ForecastTimes]:
     from bench import dataset
     from finops.db.clickhouse import get_client
-    from finops.forecasting import service
+    from finops.forecasting import spend
     from local.lambda_runtime import LambdaContext, http_api_event, load_function
 
     module = load_function("get_forecast")
@@ -164,7 +164,7 @@ def _forecasts(tenants: int, calls: int) -> list[ForecastTimes]:
     with quiet():
         for _ in range(5):  # warm-up: imports, first queries
             call(dataset.tenant_id(rng.randrange(tenants)), None)
-        with Timer(get_client(), "query") as clickhouse, patched(service, "forecast") as engine:
+        with Timer(get_client(), "query") as clickhouse, patched(spend, "forecast") as engine:
             for index in range(calls):
                 one = index % 4 == 3
                 times = variants[1 if one else 0]
@@ -179,18 +179,18 @@ def _forecasts(tenants: int, calls: int) -> list[ForecastTimes]:
 
 
 def _anomaly_job(today: date) -> AnomalyRun:
-    from finops.anomalies import service
+    from finops.anomalies import job, scan
     from local.lambda_runtime import LambdaContext, load_function
 
     module = load_function("run_daily_anomaly_detection")
     event = scheduled_event("bench-anomaly-job", today)
     series_rows: list[int] = []  # the series of each query: its keys, (keys, matrix)[0]
     with (
-        patched(service, "daily_series_by_category", lambda series: series_rows.append(len(series[0]))) as series,
-        patched(service, "detect_range") as detection,
-        patched(service, "_root_causes") as causes,
-        patched(service, "store") as storing,
-        patched(service, "to_replies") as listing,
+        patched(scan, "daily_series_by_category", lambda series: series_rows.append(len(series[0]))) as series,
+        patched(scan, "detect_range") as detection,
+        patched(scan, "explain") as causes,
+        patched(job, "record") as storing,
+        patched(job, "replies") as listing,
         patched(module, "queue_and_publish_alerts") as alerts,
         quiet(),
     ):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.anomalies.service import AcknowledgeRequest, AnomalyOut, acknowledge
-from finops.api import api_handler, current_principal, make_resolver
-from finops.db.clickhouse import get_client
+from finops.anomalies.models import AcknowledgeRequest, AnomalyOut
+from finops.anomalies.review import acknowledge
+from finops.api import Caller, api_handler, make_resolver
+from finops.db.clickhouse import ClickHouse
 
 router = Router()
 
@@ -14,8 +15,10 @@ router = Router()
 @router.post(
     "/v1/analytics/finops/anomalies/<anomaly_id>/acknowledge", tags=["anomalies"], summary="Acknowledge an anomaly"
 )
-def acknowledge_anomaly(anomaly_id: str, request: AcknowledgeRequest) -> AnomalyOut:
-    return acknowledge(get_client(), current_principal(router), anomaly_id, note=request.note)
+def acknowledge_anomaly(
+    principal: Caller, client: ClickHouse, anomaly_id: str, request: AcknowledgeRequest
+) -> AnomalyOut:
+    return acknowledge(client, principal, anomaly_id, note=request.note)
 
 
 app = make_resolver(router)

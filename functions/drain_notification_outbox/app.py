@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from finops.db.postgres import get_connection
-from finops.notifications.publisher import drain_outbox, sns_client, topic_arns_from_settings
+from finops.notifications.job import drain_outbox
+from finops.notifications.publisher import sns_client, topic_arns_from_settings
 from finops.observability import add_count, add_seconds, instrumented, logger
 
 

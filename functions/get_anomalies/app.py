@@ -8,11 +8,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from finops.anomalies.detection import AnomalyMethod
-from finops.anomalies.service import AnomaliesResponse, detect_and_list
-from finops.api import api_handler, current_principal, make_resolver
+from finops.anomalies.models import AnomaliesResponse
+from finops.anomalies.review import list_anomalies
+from finops.api import Caller, api_handler, make_resolver
 from finops.auth import Permission
 from finops.costs.params import make_scope
-from finops.db.clickhouse import get_client
+from finops.db.clickhouse import ClickHouse
 from finops.models.common import ApiDate, Category, TenantId
 from finops.settings import get_settings
 
@@ -21,6 +22,8 @@ router = Router()
 
 @router.get("/v1/analytics/finops/anomalies", tags=["anomalies"], summary="Cost anomalies of a period")
 def anomalies(
+    principal: Caller,
+    client: ClickHouse,
     tenant_id: Annotated[TenantId, Query(alias="tenantId")],
     from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
     to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
@@ -29,16 +32,16 @@ def anomalies(
     method: Annotated[AnomalyMethod, Query()] = "auto",
     direction: Annotated[Literal["up", "down"] | None, Query()] = None,
 ) -> AnomaliesResponse:
-    current_principal(router).require(Permission.READ_COSTS, tenant_id)
+    principal.require(Permission.READ_COSTS, tenant_id)
     scope = make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days)
-    return detect_and_list(
-        get_client(),
+    return list_anomalies(
+        client,
         tenant_id,
         scope.start,
         scope.end,
         method,
         severity=severity,
-        category=category.value if category else None,
+        category=category,
         direction=direction,
     )
 

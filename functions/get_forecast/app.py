@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
 from finops.auth import Permission
-from finops.db.clickhouse import get_client
+from finops.db.clickhouse import ClickHouse
 from finops.forecasting.engine import Method
-from finops.forecasting.service import ForecastResponse, get_forecast
+from finops.forecasting.models import ForecastResponse
+from finops.forecasting.spend import get_forecast
 from finops.models.common import CURRENCY, ApiDate, Category, CurrencyCode, TenantId
 
 router = Router()
@@ -20,6 +20,8 @@ router = Router()
 
 @router.get("/v1/analytics/finops/forecast", tags=["forecast"], summary="Spend forecast with 80%/95% intervals")
 def forecast(
+    principal: Caller,
+    client: ClickHouse,
     tenant_id: Annotated[TenantId, Query(alias="tenantId")],
     horizon_days: Annotated[int, Query(alias="horizonDays", ge=1, le=365)] = 30,
     history_days: Annotated[int, Query(alias="historyDays", ge=14, le=730)] = 90,
@@ -30,15 +32,15 @@ def forecast(
     ] = None,
     currency: Annotated[CurrencyCode, Query(description="The reply's currency (ISO 4217), default USD")] = CURRENCY,
 ) -> ForecastResponse:
-    current_principal(router).require(Permission.READ_COSTS, tenant_id)
+    principal.require(Permission.READ_COSTS, tenant_id)
     return get_forecast(
-        get_client(),
+        client,
         tenant_id,
-        as_of=as_of or datetime.now(UTC).date(),
+        as_of=as_of,
         horizon_days=horizon_days,
         history_days=history_days,
         method=method,
-        category=category.value if category else None,
+        category=category,
         currency=currency,
     )
 

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from finops.anomalies.service import run_daily_detection
+from finops.anomalies.job import run_daily_detection
 from finops.anomalies.wiring import queue_and_publish_alerts
 from finops.db.clickhouse import get_client
 from finops.observability import add_count, instrumented, logger

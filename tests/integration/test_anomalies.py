@@ -189,7 +189,7 @@ def test_a_system_caller_acknowledges_any_tenants_anomaly(clickhouse, api):
 
 
 def test_an_id_for_a_day_that_is_no_anomaly_is_404(clickhouse, api):
-    from finops.anomalies.service import anomaly_id
+    from finops.anomalies.ids import anomaly_id
 
     ingest(api, history())
     calm_day = anomaly_id("acme", days_ago(SPIKE_DAY + 1), "AI", "auto")

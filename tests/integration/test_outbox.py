@@ -16,8 +16,9 @@ from moto.server import ThreadedMotoServer
 
 from finops.budgets import wiring
 from finops.notifications import publisher
-from finops.notifications.outbox import outbox_health
-from finops.notifications.publisher import drain_outbox, publish_pending
+from finops.notifications.job import drain_outbox
+from finops.notifications.publisher import publish_pending
+from finops.notifications.store import outbox_health
 from finops.settings import reload_settings
 from tests.integration.conftest import REGION, drain, make_queue
 from tests.integration.test_budget_alerts import ADMIN, B, create, spend

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from finops.anomalies import Detection, detect, detect_many, detect_range, history_start, root_cause, severity_of
-from finops.anomalies.detection import _report_flags
+from finops.anomalies.seasonal import _report_flags
 
 WEEK = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.45, 0.4])
 START = date(2026, 1, 5)  # a Monday

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from finops.anomalies.service import AnomalyOut
+from finops.anomalies.models import AnomalyOut
 from finops.budgets.policy import percent_used
 from finops.models.common import EARLIEST_DATE, LATEST_DATE, MICRO, ApiDate, Money, UtcDateTime, quantize
 from local.lambda_runtime import ROOT

@@ -1,6 +1,13 @@
-"""Anomaly detection maths (pure functions): `detect` for one daily series, `root_cause` for one day.
+"""Cost anomalies: unusual daily spend per tenant and category, what drove it, who reviewed it, and alerts.
 
-Storage, endpoints and the daily job live elsewhere and feed these with ClickHouse data.
+The package exports the pure maths (`detect` for one daily series, `root_cause` for one day). The rest:
+- `detection` (and `seasonal`, its seasonal/auto scorer), `root_cause`: the maths, no I/O;
+- `models`: the endpoints' request and reply models; `ids`: anomaly ids that say their day, category and method;
+- `store`: all the anomalies' SQL (ClickHouse), typed rows;
+- `scan`: detection over the stored spend, with explanations and replies; `review`: the endpoints' use cases
+  (list, acknowledge); `job`: the 03:00 daily detection that stores what it finds;
+- `alerts`: the alert message of an anomaly, queued in the notification outbox; `wiring`: connects the job to
+  PostgreSQL's outbox and SNS.
 """
 
 from finops.anomalies.detection import (

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from pg8000.native import Connection
 
-from finops.anomalies.service import AnomalyOut
+from finops.anomalies.models import AnomalyOut
 from finops.notifications.messages import OutboxMessage, build_message, fit_subject, to_json_safe
 from finops.notifications.outbox import enqueue
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # A value explains too little to be listed below this share of the difference (new values are always listed).
 MIN_SHARE = 0.1
@@ -27,6 +28,16 @@ class Contributor:
     change: float  # actual - expected (USD)
     share: float  # change / the day's total difference
     new: bool  # no cost in the baseline window: first seen on this day (within the window)
+
+
+class _Move(NamedTuple):
+    """How one value of a dimension moved on the day, before its share of the difference is known."""
+
+    value: str
+    actual: float
+    expected: float
+    change: float
+    new: bool
 
 
 def root_cause(
@@ -48,19 +59,21 @@ def root_cause(
         base_total = sum(v for v in baseline.values() if v > 0)
         factor = expected_total / base_total if expected_total is not None and base_total > 0 else 1.0
         values = set(day) | set(baseline)
-        rows = []
+        moves = []
         for value in values:
             actual = float(day.get(value, 0.0))
             expected = max(float(baseline.get(value, 0.0)), 0.0) * factor
-            rows.append((value, actual, expected, actual - expected, expected <= 0 and actual > 0))
-        difference = sum(row[3] for row in rows)
+            moves.append(_Move(value, actual, expected, actual - expected, expected <= 0 and actual > 0))
+        difference = sum(move.change for move in moves)
         if difference == 0:
             continue
-        moving = sorted((r for r in rows if r[3] / difference >= MIN_SHARE), key=lambda r: -abs(r[3]))
-        chosen = {r[0] for r in moving[:per_dimension]}
-        chosen |= {r[0] for r in rows if r[4] and r[1] >= MIN_NEW_SHARE * abs(difference)}
-        for value, actual, expected, change, new in rows:
-            if value in chosen:
-                found.append(Contributor(dimension, value, actual, expected, change, change / difference, new))
+        moving = sorted((m for m in moves if m.change / difference >= MIN_SHARE), key=lambda m: -abs(m.change))
+        chosen = {m.value for m in moving[:per_dimension]}
+        chosen |= {m.value for m in moves if m.new and m.actual >= MIN_NEW_SHARE * abs(difference)}
+        for m in moves:
+            if m.value in chosen:
+                found.append(
+                    Contributor(dimension, m.value, m.actual, m.expected, m.change, m.change / difference, m.new)
+                )
     found.sort(key=lambda c: (-abs(c.change), c.dimension, c.value))
     return found

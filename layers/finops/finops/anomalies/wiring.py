@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from finops.anomalies.service import AnomalyOut
+from finops.anomalies.models import AnomalyOut
 from finops.observability import logger
 from finops.settings import get_settings
 

@@ -24,12 +24,9 @@ robust standard deviations of a centred weekly fit are replaced; level shifts su
 Every method's points and bounds are clipped at zero.
 
 Intervals (all but `linear`): from the method's own backtest errors against the raw history (spikes
-included): at each step h the 80th and 95th percentiles of |error| give a variance modelled as a + b*h, so
-heavy tails widen the 95% band more than the 80% one. The period total's variance adds the correlation of one
-forecast's errors (a misjudged level moves every day): cov(e_h, e_k) = L + b*min(h, k), with L measured on
-the backtest's summed errors; the total's interval is never wider than the sum of the daily ones. Both are
-widened by factors measured on the accuracy bench (in-sample backtests are optimistic, and breaks such as a
-new service are not in the history): see `engine.DAILY_WIDENING`.
+included), daily and for the period total, widened by factors measured on the accuracy bench (in-sample
+backtests are optimistic, and breaks such as a new service are not in the history): see `intervals` and
+`engine.DAILY_WIDENING`.
 
 Accuracy (`Forecast.accuracy`): forecasts from every origin from day 28 (or half the history, if shorter)
 up to 28 days ahead (or the horizon), scored against the raw history: MAPE (None when an actual day was zero:
@@ -42,6 +39,11 @@ are not history; all zeros is zero days) raises `InsufficientHistory(needed_days
 flagged as low-confidence was the alternative: a number nobody should plan with is worse than a clear refusal.
 
 Speed: about 1.5 ms for 90 days of history and a 30-day horizon with `auto` (bench/ACCURACY.md).
+
+Modules, in the order a forecast goes through them (`engine.forecast_horizons` calls each stage once): `robust`
+(clean the history), `methods` (fit each candidate: pure functions), `backtest` (weigh `auto`'s candidates, score
+the forecast), `intervals`; `stats` holds the small statistics they share. The endpoint's use case is `spend`
+(a tenant's daily spend, forecast, as the reply in `models`).
 """
 
 from finops.forecasting.engine import (

@@ -1,11 +1,13 @@
 """`forecast()`: daily spend forecasts with 80%/95% intervals, a period total and their own backtest accuracy.
 
+`forecast_horizons` reads top-down, one stage after another, each stage a module of plain functions:
+the history (validated here, cleaned by `robust`), the candidates' paths (`methods`, pure fits), the backtest
+that weighs `auto`'s candidates and scores the forecast (`backtest`), and the intervals (`intervals`).
 See the package docstring for the methods and the choices behind them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -14,17 +16,17 @@ from typing import Literal, get_args
 import numpy as np
 
 from finops.errors import InvalidRequest
-from finops.forecasting import methods
-from finops.forecasting.robust import SEASON, clean_history, weighted_quantile_fit
-from finops.forecasting.stats import Z80, Z95, normal_cdf, student_t_ppf
+from finops.forecasting import backtest, methods
+from finops.forecasting.intervals import ErrorModel, coverage, holdout_coverage, student_t_quantiles
+from finops.forecasting.robust import clean_history
+from finops.forecasting.stats import SEASON, Z80, Z95, normal_cdf
 
 Method = Literal["auto", "linear", "moving_average", "seasonal", "seasonal_naive"]
 METHODS: tuple[str, ...] = get_args(Method)
 
 MIN_HISTORY_DAYS = 14
-# Backtest: origins from day WARMUP_DAYS on (fewer for short histories), forecasts up to this many days ahead.
-WARMUP_DAYS = 28
-BACKTEST_HORIZON = 28
+# The tunables below were measured on the accuracy bench, which sets them here to measure their effect
+# (bench/accuracy/real.py): the stages take them as arguments.
 # `auto` judges its candidates on forecasts up to this many days ahead (or the horizon, if shorter).
 SELECTION_HORIZON = 14
 # `auto` weights each candidate by 1 / MAE ** WEIGHT_POWER: 2 leans towards the best candidate more than 1
@@ -33,10 +35,6 @@ WEIGHT_POWER = 2.0
 # The simple candidates' windows: each weekday over this many weeks; the median level over this many days.
 WEEKDAY_WINDOW_WEEKS = 4
 ROBUST_LEVEL_DAYS = 14
-# The correlated share of the error when the history is too short to measure it (see _total_sd).
-PRIOR_LEVEL_SHARE = 0.25
-# Intervals are never narrower than this share of the recent level: no history proves spend is certain.
-MIN_RELATIVE_SD = 0.01
 # Backtest errors are optimistic (the parameters, weekday factors and outlier cleaning saw the whole history)
 # and the future holds breaks the history did not (a new service, a level shift): the intervals are widened
 # by these factors, measured on the accuracy bench (seed 1, checked on seed 2; bench/ACCURACY.md). The total
@@ -79,6 +77,18 @@ class ForecastTotal:
     upper95: float
     sd: float
 
+    @classmethod
+    def of(cls, value: float, sd80: float, sd95: float) -> ForecastTotal:
+        value, sd80, sd95 = float(value), float(sd80), float(sd95)
+        return cls(
+            value=value,
+            lower80=max(value - Z80 * sd80, 0.0),
+            upper80=value + Z80 * sd80,
+            lower95=max(value - Z95 * sd95, 0.0),
+            upper95=value + Z95 * sd95,
+            sd=sd95,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Accuracy:
@@ -96,6 +106,19 @@ class Accuracy:
     origins: int
     horizon_days: int
     points: int
+
+    @classmethod
+    def of(cls, scores: backtest.Scores, coverage: tuple[float | None, float | None], origins: np.ndarray) -> Accuracy:
+        return cls(
+            mape=scores.mape,
+            smape=scores.smape,
+            mase=scores.mase,
+            coverage80=coverage[0],
+            coverage95=coverage[1],
+            origins=len(origins),
+            horizon_days=scores.horizon_days,
+            points=scores.points,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,58 +195,57 @@ def forecast_horizons(
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if not horizons or min(horizons) < 1:
         raise ValueError("horizon must be at least 1 day")
+    # 1. The history: from its first day with spend, then cleaned of one-off spikes and outages for the fits.
     raw = _usable_history(history)
-    n = len(raw)
     y = clean_history(raw)[0]
-    warmup = min(WARMUP_DAYS, max(SEASON, n // 2))
-    hb = min(BACKTEST_HORIZON, n - warmup)
-    origins = np.arange(warmup, n + 1)  # the last origin, n, is the forecast itself
-    mase_scale = float(np.mean(np.abs(raw[SEASON:] - raw[:-SEASON])))
+    origins, steps = backtest.plan(len(raw))
     if method == "linear":
-        return {h: _linear(raw, y, origins, h, hb, start_date, mase_scale) for h in set(horizons)}
+        return {h: _linear(raw, y, origins, steps, h, start_date) for h in set(horizons)}
     # `auto` weighs its candidates on forecasts up to `judge` days ahead: horizons that judge alike share paths.
     groups: dict[int, list[int]] = {}
     for h in sorted(set(horizons)):
-        groups.setdefault(min(h, SELECTION_HORIZON, hb), []).append(h)
+        groups.setdefault(min(h, SELECTION_HORIZON, steps), []).append(h)
     result = {}
     for judge, group in groups.items():
-        span = max(max(group), hb)
-        weights: dict[str, float] = {}
-        if method == "moving_average":
-            paths = methods.moving_average_paths(y, origins, span)
-        elif method == "seasonal_naive":
-            paths = methods.seasonal_naive_paths(y, origins, span)
-        elif method == "seasonal":
-            paths = methods.fit_holt_winters(y).paths(origins, span)
+        # 2. Fit each candidate, from every origin of the backtest at once.
+        candidates = methods.candidate_paths(
+            method,
+            y,
+            origins,
+            max(max(group), steps),
+            weekday_weeks=WEEKDAY_WINDOW_WEEKS,
+            level_days=ROBUST_LEVEL_DAYS,
+        )
+        # 3. Backtest: `auto` weighs its candidates on the cleaned history; the forecast is scored on the raw one.
+        if method == "auto":
+            paths, weights = backtest.weigh(candidates, y, origins, judge, WEIGHT_POWER)
         else:
-            paths, weights = _auto(y, origins, span, judge)
+            paths, weights = candidates[method], {}
         paths = np.maximum(paths, 0.0)
-        errors = _backtest_errors(raw, origins[:-1], paths[:-1, :hb])
+        errors = backtest.errors(raw, origins[:-1], paths[:-1, :steps])
+        scores = backtest.scores(raw, paths[:-1, :steps], errors)
+        # 4. Intervals from the backtest's errors, and how well they would have covered.
         level = max(float(np.mean(y[-SEASON:])), 0.0)
-        fit80 = _scale_fit(np.abs(errors), 0.80, Z80, level)
-        fit95 = _scale_fit(np.abs(errors), 0.95, Z95, level)
-        accuracy = _accuracy(raw, origins[:-1], paths[:-1, :hb], errors, mase_scale, level)
+        model = ErrorModel.fit(errors, level)
+        accuracy = Accuracy.of(scores, holdout_coverage(errors, origins[:-1], level, DAILY_WIDENING), origins[:-1])
         for horizon in group:
-            steps = np.arange(1, horizon + 1)
+            bands = model.bands(
+                horizon,
+                daily_widening=DAILY_WIDENING,
+                total_widening=TOTAL_WIDENING + TOTAL_WIDENING_PER_DAY * min(horizon, 60),
+            )
             values = paths[-1, :horizon]
-            half80 = DAILY_WIDENING * Z80 * np.sqrt(fit80[0] + fit80[1] * steps)
-            half95 = np.maximum(DAILY_WIDENING * Z95 * np.sqrt(fit95[0] + fit95[1] * steps), half80)
-            share = _level_share(errors, fit95, horizon)
-            widen = TOTAL_WIDENING + TOTAL_WIDENING_PER_DAY * min(horizon, 60)
-            # Never wider than if every day were off by its full interval the same way (perfect correlation).
-            sd80 = min(widen * _total_sd(fit80, share, horizon), float(half80.sum()) / Z80)
-            sd95 = min(max(widen * _total_sd(fit95, share, horizon), sd80 * Z80 / Z95), float(half95.sum()) / Z95)
             result[horizon] = Forecast(
                 method=method,
                 values=values,
-                lower80=np.maximum(values - half80, 0.0),
-                upper80=values + half80,
-                lower95=np.maximum(values - half95, 0.0),
-                upper95=values + half95,
-                total=_total(float(values.sum()), sd80, sd95),
+                lower80=np.maximum(values - bands.half80, 0.0),
+                upper80=values + bands.half80,
+                lower95=np.maximum(values - bands.half95, 0.0),
+                upper95=values + bands.half95,
+                total=ForecastTotal.of(float(values.sum()), bands.total_sd80, bands.total_sd95),
                 accuracy=accuracy,
                 start_date=start_date,
-                history_days=n,
+                history_days=len(raw),
                 weights=weights,
             )
     return result
@@ -244,184 +266,22 @@ def _usable_history(history: np.ndarray) -> np.ndarray:
     return np.asarray(raw[len(raw) - got :], dtype=float)
 
 
-def _auto(y: np.ndarray, origins: np.ndarray, span: int, judge: int) -> tuple[np.ndarray, dict[str, float]]:
-    """Combine the candidates with weights from their backtest errors on the cleaned history."""
-    profile = methods.weekly_profile(y)
-    candidates = {
-        "seasonal": methods.fit_holt_winters(y).paths(origins, span),
-        "weekly_profile": methods.profile_paths(y, origins, span, profile),
-        "robust_profile": methods.robust_profile_paths(y, origins, span, profile, ROBUST_LEVEL_DAYS),
-        "seasonal_naive": methods.seasonal_naive_paths(y, origins, span),
-        "weekday_median": methods.weekday_median_paths(y, origins, span, WEEKDAY_WINDOW_WEEKS),
-        "weekday_mean": methods.weekday_mean_paths(y, origins, span, WEEKDAY_WINDOW_WEEKS),
-    }
-    mae = {}
-    for name, paths in candidates.items():
-        err = _backtest_errors(y, origins[:-1], np.maximum(paths[:-1, :judge], 0.0))
-        mae[name] = float(np.nanmean(np.abs(err))) if np.any(~np.isnan(err)) else math.inf
-    inverse = {name: max(value, 1e-12) ** -WEIGHT_POWER for name, value in mae.items() if math.isfinite(value)}
-    if not inverse:
-        inverse = dict.fromkeys(candidates, 1.0)
-    norm = sum(inverse.values())
-    weights = {name: value / norm for name, value in inverse.items()}
-    combined = sum(weights[name] * candidates[name] for name in weights)
-    return np.asarray(combined, dtype=float), weights
-
-
-def _backtest_errors(actual: np.ndarray, origins: np.ndarray, paths: np.ndarray) -> np.ndarray:
-    """actual - forecast for every (origin, step) whose day is in the history; NaN beyond it."""
-    target = origins[:, None] + np.arange(paths.shape[1])[None, :]
-    inside = target < len(actual)
-    return np.where(inside, actual[np.minimum(target, len(actual) - 1)] - paths, np.nan)
-
-
-def _scale_fit(abs_err: np.ndarray, q: float, z: float, level: float) -> tuple[float, float]:
-    """(a, b) with the forecast error's variance at step h modelled as a + b*h, from backtest quantiles."""
-    a, b, used = weighted_quantile_fit(abs_err, q, z)
-    floor = (MIN_RELATIVE_SD * level) ** 2
-    if used == 0 or not math.isfinite(a):
-        pooled = abs_err[~np.isnan(abs_err)]
-        a = float(np.quantile(pooled, q) / z) ** 2 if len(pooled) else floor
-        b = 0.0
-    return max(a, floor), b
-
-
-def _level_share(errors: np.ndarray, fit: tuple[float, float], horizon: int) -> float:
-    """Share of the step-1 error variance that persists across the horizon (a level error), from the data.
-
-    Errors of one forecast are correlated: if the level is misjudged, every day is off the same way. The
-    model cov(e_h, e_k) = L + b*min(h, k) (h != k), var(e_h) = a + b*h is fitted to the spread of the
-    backtest's summed errors; L/a is returned, or a prior when too few whole windows exist.
-    """
-    a, b = fit
-    width = min(horizon, errors.shape[1])
-    if width < 2 or a <= 0:
-        return PRIOR_LEVEL_SHARE
-    sums = errors[:, :width]
-    sums = sums[~np.isnan(sums).any(axis=1)].sum(axis=1)
-    if len(sums) < 5:
-        return PRIOR_LEVEL_SHARE
-    var_sum = (float(np.quantile(np.abs(sums), 0.95)) / Z95) ** 2
-    k = float(width)
-    drift = b * k * (k + 1) * (2 * k + 1) / 6
-    share = (var_sum - k * a - drift) / ((k * k - k) * a)
-    return min(max(share, 0.0), 1.0)
-
-
-def _total_sd(fit: tuple[float, float], share: float, horizon: int) -> float:
-    a, b = fit
-    k = float(horizon)
-    level = share * a
-    var = k * (a - level) + k * k * level + b * k * (k + 1) * (2 * k + 1) / 6
-    return math.sqrt(max(var, 0.0))
-
-
-def _total(value: float, sd80: float, sd95: float) -> ForecastTotal:
-    value, sd80, sd95 = float(value), float(sd80), float(sd95)
-    return ForecastTotal(
-        value=value,
-        lower80=max(value - Z80 * sd80, 0.0),
-        upper80=value + Z80 * sd80,
-        lower95=max(value - Z95 * sd95, 0.0),
-        upper95=value + Z95 * sd95,
-        sd=sd95,
-    )
-
-
-def _accuracy(
-    raw: np.ndarray,
-    origins: np.ndarray,
-    paths: np.ndarray,
-    errors: np.ndarray,
-    mase_scale: float,
-    level: float,
-    half95: np.ndarray | None = None,
-    half80: np.ndarray | None = None,
-) -> Accuracy:
-    """Error measures over all backtest points; coverage of intervals fitted on the earlier half only.
-
-    Intervals fitted on the very errors they are checked against would cover 95% by construction, so the
-    coverage reported is out of sample: the scale is fitted on errors of the first half of the origins
-    (whose days all precede the second half's origins) and checked on the second half.
-    """
-    mask = ~np.isnan(errors)
-    actual = (paths + errors)[mask]
-    predicted = paths[mask]
-    abs_err = np.abs(errors[mask])
-    denom = np.abs(actual) + np.abs(predicted)
-    smape = float(np.mean(np.where(denom > 0, 200 * abs_err / np.where(denom > 0, denom, 1), 0.0)))
-    mape = float(100 * np.mean(abs_err / actual)) if np.all(actual > 0) else None
-    mase = float(np.mean(abs_err) / mase_scale) if mase_scale > 0 else None
-    if half95 is None or half80 is None:
-        cov80, cov95 = _holdout_coverage(errors, origins, level)
-    else:
-        inside95 = (np.abs(errors) <= half95)[mask]
-        inside80 = (np.abs(errors) <= half80)[mask]
-        cov80, cov95 = float(np.mean(inside80)), float(np.mean(inside95))
-    return Accuracy(
-        mape=mape,
-        smape=smape,
-        mase=mase,
-        coverage80=cov80,
-        coverage95=cov95,
-        origins=len(origins),
-        horizon_days=paths.shape[1],
-        points=int(mask.sum()),
-    )
-
-
-def _holdout_coverage(errors: np.ndarray, origins: np.ndarray, level: float) -> tuple[float | None, float | None]:
-    if len(origins) < 4:
-        return None, None
-    cut = int(origins[len(origins) // 2])
-    # Errors known at the cut: their day is before it.
-    days = origins[:, None] + np.arange(errors.shape[1])[None, :]
-    known = np.where(days < cut, errors, np.nan)
-    later = errors[origins >= cut]
-    if np.all(np.isnan(known)) or np.all(np.isnan(later)):
-        return None, None
-    steps = np.arange(1, errors.shape[1] + 1)
-    covered = []
-    for q, z in ((0.80, Z80), (0.95, Z95)):
-        a, b = _scale_fit(np.abs(known), q, z, level)
-        half = DAILY_WIDENING * z * np.sqrt(a + b * steps)
-        inside = np.abs(later) <= half[None, :]
-        covered.append(float(np.mean(inside[~np.isnan(later)])))
-    return covered[0], covered[1]
-
-
 def _linear(
-    raw: np.ndarray,
-    y: np.ndarray,
-    origins: np.ndarray,
-    horizon: int,
-    hb: int,
-    start_date: date | None,
-    mase_scale: float,
+    raw: np.ndarray, y: np.ndarray, origins: np.ndarray, steps: int, horizon: int, start_date: date | None
 ) -> Forecast:
-    """Least squares on the (cleaned) history with the textbook prediction intervals (Student t)."""
-    fit = methods.linear_paths(y, origins, max(horizon, hb))
-    t80 = np.array([student_t_ppf(0.90, float(d)) for d in fit.dof])
-    t95 = np.array([student_t_ppf(0.975, float(d)) for d in fit.dof])
+    """Least squares on the (cleaned) history with the textbook prediction intervals (Student t), the same
+    stages as the other methods: fit, backtest, intervals."""
+    fit = methods.linear_paths(y, origins, max(horizon, steps))
+    paths = np.maximum(fit.values[:-1, :steps], 0.0)
+    errors = backtest.errors(raw, origins[:-1], paths)
+    scores = backtest.scores(raw, paths, errors)
+    t80, t95 = student_t_quantiles(fit.dof)
+    # Each origin's own textbook interval: out of sample by construction.
+    covered = coverage(errors, t80[:-1, None] * fit.se[:-1, :steps], t95[:-1, None] * fit.se[:-1, :steps])
     values = np.maximum(fit.values[-1, :horizon], 0.0)
     half80 = t80[-1] * fit.se[-1, :horizon]
     half95 = t95[-1] * fit.se[-1, :horizon]
-    total_value = float(values.sum())
     total_se = float(fit.total_se[-1, horizon - 1])
-    total = _total(total_value, total_se * t80[-1] / Z80, total_se * t95[-1] / Z95)
-    paths = np.maximum(fit.values[:-1, :hb], 0.0)
-    errors = _backtest_errors(raw, origins[:-1], paths)
-    # Each origin's own textbook interval: out of sample by construction.
-    accuracy = _accuracy(
-        raw,
-        origins[:-1],
-        paths,
-        errors,
-        mase_scale,
-        0.0,
-        half95=t95[:-1, None] * fit.se[:-1, :hb],
-        half80=t80[:-1, None] * fit.se[:-1, :hb],
-    )
     return Forecast(
         method="linear",
         values=values,
@@ -429,8 +289,8 @@ def _linear(
         upper80=values + half80,
         lower95=np.maximum(values - half95, 0.0),
         upper95=values + half95,
-        total=total,
-        accuracy=accuracy,
+        total=ForecastTotal.of(float(values.sum()), total_se * t80[-1] / Z80, total_se * t95[-1] / Z95),
+        accuracy=Accuracy.of(scores, covered, origins[:-1]),
         start_date=start_date,
         history_days=len(raw),
     )

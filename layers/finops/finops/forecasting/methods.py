@@ -1,4 +1,5 @@
-"""The forecasting methods, each computing its forecast paths from many origins at once.
+"""The forecasting methods, pure fits of the cleaned history, each computing its forecast paths from many
+origins at once; `candidate_paths` gives the paths a method's forecast is made of (six for `auto`).
 
 `origin` t means "the history is y[:t]"; a path is the forecast of y[t], y[t+1], ... Every method returns a
 (len(origins), horizon) array, so the backtest over dozens of origins costs one vectorised call, not dozens
@@ -13,9 +14,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from finops.forecasting.robust import SEASON, centred_median, nan_median, weekly_ratio_profile
+from finops.forecasting.stats import SEASON, centred_median, nan_median, weekly_ratio_profile
 
 MOVING_AVERAGE_DAYS = 7  # a whole week, so the weekly pattern averages out of the level
+
+
+def candidate_paths(
+    method: str, y: np.ndarray, origins: np.ndarray, horizon: int, *, weekday_weeks: int, level_days: int
+) -> dict[str, np.ndarray]:
+    """The paths of the candidates a method's forecast is made of: the method itself, or for `auto` the six it
+    combines (`weekday_weeks`: the weekday median's and mean's window; `level_days`: the robust level's)."""
+    if method == "moving_average":
+        return {method: moving_average_paths(y, origins, horizon)}
+    if method == "seasonal_naive":
+        return {method: seasonal_naive_paths(y, origins, horizon)}
+    if method == "seasonal":
+        return {method: fit_holt_winters(y).paths(origins, horizon)}
+    if method != "auto":
+        raise ValueError(f"{method!r} is not a method of paths")
+    profile = weekly_profile(y)
+    return {
+        "seasonal": fit_holt_winters(y).paths(origins, horizon),
+        "weekly_profile": profile_paths(y, origins, horizon, profile),
+        "robust_profile": robust_profile_paths(y, origins, horizon, profile, level_days),
+        "seasonal_naive": seasonal_naive_paths(y, origins, horizon),
+        "weekday_median": weekday_median_paths(y, origins, horizon, weekday_weeks),
+        "weekday_mean": weekday_mean_paths(y, origins, horizon, weekday_weeks),
+    }
 
 
 def seasonal_naive_paths(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Small statistics the engine needs without SciPy: normal and Student-t quantiles, the normal CDF.
+"""Small statistics the forecasts need without SciPy: normal and Student-t quantiles, the normal CDF, and the
+robust medians and weekly profile that both the cleaning (`robust`) and the methods (`methods`) are built on.
 
 The layer ships numpy only (cold starts and the 250 MB layer limit), so these are the classic closed forms.
 """
@@ -6,6 +7,11 @@ The layer ships numpy only (cold starts and the 250 MB layer limit), so these ar
 from __future__ import annotations
 
 import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+SEASON = 7  # days in the weekly pattern every method and the cleaning follow
 
 # Quantiles used on every forecast, exact to double precision.
 Z80 = 1.2815515655446004  # two-sided 80%: the 0.90 quantile
@@ -61,3 +67,46 @@ def student_t_ppf(p: float, df: float) -> float:
     g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384
     g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160
     return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
+def centred_median(y: np.ndarray, width: int = SEASON) -> np.ndarray:
+    """Centred rolling median; the window shrinks at both ends instead of inventing data."""
+    half = width // 2
+    padded = np.concatenate([np.full(half, np.nan), y, np.full(half, np.nan)])
+    windows = sliding_window_view(padded, width)
+    # Sorting puts NaN last; the median of the k finite values is then read off per row.
+    ordered = np.sort(windows, axis=1)
+    counts = np.sum(~np.isnan(windows), axis=1)
+    rows = np.arange(len(y))
+    low = ordered[rows, (counts - 1) // 2]
+    high = ordered[rows, counts // 2]
+    return np.asarray((low + high) / 2, dtype=float)
+
+
+def nan_median(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median along `axis` ignoring NaN (NaN where all are): a sort, much faster than np.nanmedian on the
+    short rows the forecasts need."""
+    ordered = np.sort(np.moveaxis(a, axis, -1), axis=-1)  # NaN sorts last
+    count = np.sum(~np.isnan(ordered), axis=-1)
+    safe = np.maximum(count, 1)
+    low = np.take_along_axis(ordered, ((safe - 1) // 2)[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(ordered, (safe // 2)[..., None], axis=-1)[..., 0]
+    return np.asarray(np.where(count > 0, (low + high) / 2, np.nan), dtype=float)
+
+
+def weekly_ratio_profile(y: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Multiplicative day-of-week factors relative to `level`, indexed by position modulo 7.
+
+    Each factor is the median of that weekday's ratios to the local level: one spike does not move it.
+    """
+    n = len(y)
+    ratio = np.where(level > 0, y / np.where(level > 0, level, 1.0), np.nan)
+    weeks = -(-n // SEASON)
+    padded = np.full(weeks * SEASON, np.nan)
+    padded[:n] = ratio
+    ordered = np.sort(padded.reshape(weeks, SEASON), axis=0)  # NaN sorts last
+    counts = np.sum(~np.isnan(ordered), axis=0)
+    safe = np.maximum(counts, 1)
+    cols = np.arange(SEASON)
+    profile = (ordered[(safe - 1) // 2, cols] + ordered[safe // 2, cols]) / 2
+    return np.asarray(np.where(counts > 0, profile, 1.0), dtype=float)

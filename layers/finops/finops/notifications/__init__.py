@@ -1,5 +1,7 @@
-"""Budget notifications: compose a message, keep it in the outbox with its event, publish it to SNS, and keep
-budgets' email subscriptions in step. boto3 is imported only inside the functions that call AWS."""
+"""Notifications: compose a message (`messages`; an anomaly's in `finops.anomalies.alerts`), keep it in the outbox
+with its event (`outbox`, the one writer), publish it to SNS (`publisher`, after the commit through `notifier`,
+and every 5 minutes by the drainer, `job`), and keep budgets' email subscriptions in step (`subscriptions`). All
+the SQL is in `store`. boto3 is imported only inside the functions that call AWS."""
 
 from finops.notifications.messages import OutboxMessage, compose_budget_alert
 from finops.notifications.outbox import enqueue

@@ -1,4 +1,4 @@
-"""Notification messages: what a budget event says to people (email) and to machines (JSON), and the outbox.
+"""Notification messages: what a budget event says to people (email) and to machines (JSON).
 
 Every message follows the same conventions, whatever the kind of event (budget thresholds now, anomalies
 later), so subscribers can rely on them:
@@ -13,10 +13,10 @@ later), so subscribers can rely on them:
   so subscriptions can filter on them without parsing the body.
 
 A new kind of message is a `compose_*` function that builds its subject with `fit_subject`, its text lines
-and its JSON, and hands them to `build_message`.
+and its JSON, and hands them to `build_message` (an anomaly's is `finops.anomalies.alerts`).
 
-`enqueue` writes a message to `finops_notification_outbox` inside the caller's transaction (the one that
-records the event), so a notification exists if and only if its event does; `publisher.publish_pending`
+This module only composes: `outbox.enqueue` writes a message to the outbox inside the caller's transaction (the
+one that records the event), so a notification exists if and only if its event does; `publisher.publish_pending`
 sends it afterwards.
 """
 
@@ -30,12 +30,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from finops.models.common import CURRENCY, quantize
-
-if TYPE_CHECKING:
-    pass
 
 Topic = Literal["alerts", "admin"]
 Severity = Literal["info", "warning", "critical"]

@@ -35,7 +35,8 @@ def notifier() -> Notifier:
         return Notifier()
 
     def publish(conn: Connection, backlog: bool, subscriptions: bool) -> None:
-        from finops.notifications.publisher import drain_outbox, publish_pending, sns_client, sync_pending_subscriptions
+        from finops.notifications.job import drain_outbox
+        from finops.notifications.publisher import publish_pending, sns_client, sync_pending_subscriptions
 
         if backlog:
             drain_outbox(conn, sns_client(), topics, subscriptions=subscriptions)

@@ -1,6 +1,7 @@
-"""The transactional outbox: notifications and subscription changes are written in the transaction of the change
-that causes them (no BEGIN/COMMIT here) and done after it commits (finops.notifications.publisher), retried with
-back-off until they go through or are parked as dead.
+"""The transactional outbox, its one writer: notifications and subscription changes are written in the
+transaction of the change that causes them (no BEGIN/COMMIT here) and done after it commits
+(finops.notifications.publisher), retried with back-off until they go through or are parked as dead. What a
+message says is composed in finops.notifications.messages; the SQL is in finops.notifications.store.
 
 Two kinds of row: a `message` to publish on a topic (a budget alert, an anomaly alert), and `subscriptions`, a
 request to bring one budget's e-mail subscriptions on one topic in step with the budget as it is when the row is
@@ -9,12 +10,11 @@ done (so a later change never loses to an earlier one, and a deleted budget's ad
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
+
+from finops.notifications import store
 
 if TYPE_CHECKING:
     import pg8000.native
@@ -68,22 +68,7 @@ def enqueue_many(conn: pg8000.native.Connection, notifications: Sequence[Notific
         return
     for notification in notifications:
         notification.check()
-    conn.run(
-        "INSERT INTO finops_notification_outbox (event_id, topic, tenant_id, budget_id, event_type, severity, "
-        "subject, body_text, body_json) SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), "
-        "CAST(:tenants AS text[]), CAST(:budgets AS uuid[]), CAST(:event_types AS text[]), "
-        "CAST(:severities AS text[]), CAST(:subjects AS text[]), CAST(:texts AS text[]), CAST(:bodies AS jsonb[])) "
-        "ON CONFLICT (event_id, topic) DO NOTHING",
-        event_ids=[str(n.event_id) for n in notifications],
-        topics=[n.message.topic for n in notifications],
-        tenants=[n.tenant_id for n in notifications],
-        budgets=[str(n.budget_id) if n.budget_id else None for n in notifications],
-        event_types=[n.event_type for n in notifications],
-        severities=[n.severity for n in notifications],
-        subjects=[n.message.subject for n in notifications],
-        texts=[n.message.body_text for n in notifications],
-        bodies=[json.dumps(n.message.body_json) for n in notifications],
-    )
+    store.insert_messages(conn, notifications)
 
 
 def enqueue_subscription_sync(
@@ -91,30 +76,4 @@ def enqueue_subscription_sync(
 ) -> None:
     """Ask for a budget's e-mail subscriptions on `topics` to be brought in step, in the caller's transaction."""
     for topic in topics:
-        conn.run(
-            "INSERT INTO finops_notification_outbox (event_id, kind, topic, tenant_id, budget_id, event_type, severity) "
-            "VALUES (CAST(:event_id AS uuid), 'subscriptions', :topic, :tenant_id, CAST(:budget_id AS uuid), "
-            "'subscriptions', 'info')",
-            event_id=str(uuid.uuid4()),
-            topic=topic,
-            tenant_id=tenant_id,
-            budget_id=budget_id,
-        )
-
-
-@dataclass(frozen=True)
-class OutboxHealth:
-    pending: int
-    oldest_pending_seconds: float  # 0 when nothing is pending
-    dead: int
-
-
-def outbox_health(conn: pg8000.native.Connection, now: datetime) -> OutboxHealth:
-    """What the alarms watch: how much waits, for how long, and how much was parked as dead."""
-    pending, oldest, dead = conn.run(
-        "SELECT count(*) FILTER (WHERE published_at IS NULL AND dead_at IS NULL), "
-        "min(created_at) FILTER (WHERE published_at IS NULL AND dead_at IS NULL), "
-        "count(*) FILTER (WHERE dead_at IS NOT NULL) FROM finops_notification_outbox"
-    )[0]
-    age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-    return OutboxHealth(pending=int(pending), oldest_pending_seconds=age, dead=int(dead))
+        store.insert_subscription_request(conn, budget_id=budget_id, tenant_id=tenant_id, topic=topic)

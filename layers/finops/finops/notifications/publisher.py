@@ -29,8 +29,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from finops.db.faults import as_unavailable
+from finops.notifications import store
 from finops.notifications.messages import message_attributes, sns_message
-from finops.notifications.outbox import OutboxHealth, outbox_health
 from finops.observability import logger
 from finops.settings import get_settings
 
@@ -90,29 +90,15 @@ def publish_pending(
     for _ in range(limit):
         conn.run("BEGIN")
         try:
-            rows = conn.run(
-                "SELECT id, event_id, topic, tenant_id, budget_id, event_type, severity, subject, body_text, body_json "
-                "FROM finops_notification_outbox "
-                "WHERE kind = 'message' AND published_at IS NULL AND dead_at IS NULL AND next_attempt_at <= :now "
-                "AND topic = ANY(CAST(:topics AS text[])) AND NOT (id = ANY(CAST(:tried AS uuid[]))) "
-                "ORDER BY next_attempt_at, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                topics=configured,
-                tried=tried,
-                now=now,
-            )
-            if not rows:
+            row = store.next_due_message(conn, topics=configured, tried=tried, now=now)
+            if row is None:
                 conn.run("COMMIT")
                 break
-            row_id, error, message_id, unreachable = _publish_row(sns_client, arns, rows[0])
+            error, message_id, unreachable = _publish_row(sns_client, arns, row)
             if error is None:
-                conn.run(
-                    "UPDATE finops_notification_outbox SET published_at = now(), message_id = :message_id, "
-                    "attempts = attempts + 1 WHERE id = :id",
-                    id=row_id,
-                    message_id=message_id,
-                )
+                store.mark_published(conn, row.id, message_id)
             else:
-                _record_failure(conn, row_id, error, now)
+                _record_failure(conn, row.id, error, now)
             conn.run("COMMIT")
         except BaseException:
             conn.run("ROLLBACK")
@@ -122,40 +108,28 @@ def publish_pending(
             connection_errors = 0
             continue
         failed += 1
-        tried.append(str(row_id))
+        tried.append(str(row.id))
         connection_errors = connection_errors + 1 if unreachable else 0
         if connection_errors >= max_consecutive_connection_errors:
             logger.warning("SNS unreachable: stopping this publish run", extra={"failedInARow": connection_errors})
             break
-    still_pending = conn.run(
-        "SELECT count(*) FROM finops_notification_outbox "
-        "WHERE kind = 'message' AND published_at IS NULL AND dead_at IS NULL"
-    )[0][0]
-    return PublishReport(published=published, failed=failed, still_pending=int(still_pending))
+    return PublishReport(published=published, failed=failed, still_pending=store.pending_messages(conn))
 
 
 def _record_failure(conn: pg8000.native.Connection, row_id: Any, error: str, now: datetime) -> None:
     """One more failed try: back off, or park the row as dead after the last allowed attempt."""
-    rows = conn.run(
-        "UPDATE finops_notification_outbox SET attempts = attempts + 1, last_error = :error, "
-        "next_attempt_at = CAST(:now AS timestamptz) + least(interval '1 hour', interval '30 seconds' * power(2, attempts)), "
-        "dead_at = CASE WHEN attempts + 1 >= :max_attempts THEN CAST(:now AS timestamptz) END "
-        "WHERE id = :id RETURNING dead_at IS NOT NULL, event_id, kind, topic, budget_id, attempts",
-        id=row_id,
-        error=error[:_MAX_ERROR_LENGTH],
-        now=now,
-        max_attempts=get_settings().outbox_max_attempts,
+    failed = store.record_failure(
+        conn, row_id, error[:_MAX_ERROR_LENGTH], now, max_attempts=get_settings().outbox_max_attempts
     )
-    if rows and rows[0][0]:
-        _, event_id, kind, topic, budget_id, attempts = rows[0]
+    if failed is not None and failed.dead:
         logger.error(
             "outbox row parked as dead: it is kept, and no longer tried until requeued",
             extra={
-                "eventId": str(event_id),
-                "kind": kind,
-                "topic": topic,
-                "budgetId": str(budget_id),
-                "attempts": attempts,
+                "eventId": str(failed.event_id),
+                "kind": failed.kind,
+                "topic": failed.topic,
+                "budgetId": str(failed.budget_id),
+                "attempts": failed.attempts,
             },
         )
 
@@ -185,98 +159,68 @@ def sync_pending_subscriptions(
     arns = {topic: arn for topic, arn in topic_arns.items() if arn}
     done = failed = 0
     for _ in range(limit):
-        leased = conn.run(
-            "UPDATE finops_notification_outbox SET next_attempt_at = CAST(:now AS timestamptz) + interval '5 minutes' "
-            "WHERE id = (SELECT id FROM finops_notification_outbox WHERE kind = 'subscriptions' "
-            "AND published_at IS NULL AND dead_at IS NULL AND next_attempt_at <= :now "
-            "AND topic = ANY(CAST(:topics AS text[])) AND (CAST(:budget AS uuid) IS NULL OR budget_id = CAST(:budget AS uuid)) "
-            "ORDER BY next_attempt_at, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            "RETURNING id, budget_id, topic, created_at",
-            now=now,
-            topics=list(arns),
-            budget=budget_id,
-        )
-        if not leased:
+        request = store.lease_subscription_request(conn, topics=list(arns), budget_id=budget_id, now=now)
+        if request is None:
             break
-        row_id, row_budget, topic, created_at = leased[0]
+        budget = str(request.budget_id)
         try:
             sync_email_subscriptions(
                 conn,
                 sns_client,
-                arns[topic],
-                budget_id=str(row_budget),
-                topic=topic,
-                emails=_current_emails(conn, str(row_budget), topic),
+                arns[request.topic],
+                budget_id=budget,
+                topic=request.topic,
+                emails=store.budget_emails(conn, budget, request.topic),
             )
         except Exception as error:
-            logger.warning("subscription change not done", extra={"budgetId": str(row_budget), "error": str(error)})
+            logger.warning("subscription change not done", extra={"budgetId": budget, "error": str(error)})
             conn.run("BEGIN")
-            _record_failure(conn, row_id, f"{type(error).__name__}: {error}", now)
+            _record_failure(conn, request.id, f"{type(error).__name__}: {error}", now)
             conn.run("COMMIT")
             failed += 1
             if as_unavailable(error) is not None:
                 break  # SNS (or the database) is unreachable: leave the rest for the next run
             continue
         # Done, and so are the older requests for the same budget and topic (they asked for an older state).
-        conn.run(
-            "UPDATE finops_notification_outbox SET published_at = CAST(:now AS timestamptz), last_error = NULL, "
-            "attempts = attempts + CASE WHEN id = :id THEN 1 ELSE 0 END "
-            "WHERE kind = 'subscriptions' AND budget_id = CAST(:budget AS uuid) AND topic = :topic "
-            "AND published_at IS NULL AND (id = :id OR created_at < :created_at)",
-            now=now,
-            budget=str(row_budget),
-            topic=topic,
-            id=row_id,
-            created_at=created_at,
-        )
+        store.complete_subscription_requests(conn, request, now)
         done += 1
     return SyncReport(done=done, failed=failed)
-
-
-def _current_emails(conn: pg8000.native.Connection, budget_id: str, topic: str) -> list[str]:
-    """The addresses the budget mails on `topic` now: none once it is deleted (or gone)."""
-    column = "notify_emails" if topic == "alerts" else "admin_emails"
-    rows = conn.run(
-        f"SELECT {column} FROM finops_budgets WHERE id = CAST(:id AS uuid) AND deleted_at IS NULL", id=budget_id
-    )
-    return list(rows[0][0] or []) if rows else []
 
 
 def _mark_unrouted(conn: pg8000.native.Connection, topics: list[str]) -> None:
     for topic in topics:
         error = f"no SNS topic ARN configured for topic '{topic}' (set {_TOPIC_SETTING[topic]})"
-        conn.run(
-            "UPDATE finops_notification_outbox SET last_error = :error "
-            "WHERE published_at IS NULL AND topic = :topic AND last_error IS DISTINCT FROM :error",
-            topic=topic,
-            error=error,
-        )
-        if conn.row_count:
-            logger.warning("notifications waiting for a topic ARN", extra={"topic": topic, "rows": conn.row_count})
+        marked = store.mark_unrouted(conn, topic, error)
+        if marked:
+            logger.warning("notifications waiting for a topic ARN", extra={"topic": topic, "rows": marked})
 
 
 def _publish_row(
-    sns_client: SNSClient, arns: dict[str, str], row: list[Any]
-) -> tuple[Any, str | None, str | None, bool]:
-    """(row id, error or None, SNS message id, whether the error means SNS could not be reached)."""
+    sns_client: SNSClient, arns: dict[str, str], row: store.MessageRow
+) -> tuple[str | None, str | None, bool]:
+    """(error or None, SNS message id, whether the error means SNS could not be reached)."""
     from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-    row_id, event_id, topic, tenant_id, budget_id, event_type, severity, subject, body_text, body_json = row
-    body = json.loads(body_json) if isinstance(body_json, str) else body_json
-    log_keys = {"eventId": str(event_id), "topic": topic, "tenantId": tenant_id, "budgetId": str(budget_id)}
+    body = json.loads(row.body_json) if isinstance(row.body_json, str) else row.body_json
+    log_keys = {
+        "eventId": str(row.event_id),
+        "topic": row.topic,
+        "tenantId": row.tenant_id,
+        "budgetId": str(row.budget_id),
+    }
     attributes = message_attributes(
-        event_id=str(event_id),
-        tenant_id=tenant_id,
-        budget_id=str(budget_id) if budget_id else None,
-        event_type=event_type,
-        severity=severity,
+        event_id=str(row.event_id),
+        tenant_id=row.tenant_id,
+        budget_id=str(row.budget_id) if row.budget_id else None,
+        event_type=row.event_type,
+        severity=row.severity,
     )
     try:
         response = sns_client.publish(
-            TopicArn=arns[topic],  # only rows of configured topics are selected
-            Message=sns_message(body_text, body),
+            TopicArn=arns[row.topic],  # only rows of configured topics are selected
+            Message=sns_message(row.body_text, body),
             MessageStructure="json",
-            Subject=subject,
+            Subject=row.subject,
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )
     except (BotoCoreError, ClientError) as error:
@@ -284,51 +228,15 @@ def _publish_row(
         # refused, timeout, no credentials), which every following row would hit too, except a malformed request.
         logger.warning("notification not published", extra={**log_keys, "error": str(error)})
         unreachable = isinstance(error, BotoCoreError) and not isinstance(error, ParamValidationError)
-        return row_id, f"{type(error).__name__}: {error}", None, unreachable
+        return f"{type(error).__name__}: {error}", None, unreachable
     except Exception as error:
         # Anything else from the client is still this row's failure, not a reason to drop the batch.
         logger.exception("notification not published", extra=log_keys)
-        return row_id, f"{type(error).__name__}: {error}", None, False
-    return row_id, None, response["MessageId"], False
+        return f"{type(error).__name__}: {error}", None, False
+    return None, response["MessageId"], False
 
 
 def require_no_transaction(conn: pg8000.native.Connection) -> None:
     # pg8000 tracks the server's transaction status (its DB-API layer checks the same attribute).
     if getattr(conn, "_transaction_status", b"I") in (b"T", b"E"):
         raise RuntimeError("call after committing: this function runs its own transactions")
-
-
-# At most this many messages a drain (about half a minute at SNS's usual pace): a larger backlog is finished by the
-# next runs, five minutes apart, within the function's time limit.
-MAX_MESSAGES_PER_DRAIN = 1000
-
-
-@dataclass(frozen=True)
-class DrainReport:
-    published: int  # messages accepted by SNS in this run
-    subscriptions_done: int  # subscription changes done in this run
-    failed: int  # tried and failed in this run (pending again later, or dead)
-    health: OutboxHealth  # what is left: the alarms' inputs
-
-
-def drain_outbox(
-    conn: pg8000.native.Connection,
-    sns_client: SNSClient,
-    topic_arns: dict[str, str | None],
-    *,
-    now: datetime | None = None,
-    max_messages: int = MAX_MESSAGES_PER_DRAIN,
-    subscriptions: bool = True,
-) -> DrainReport:
-    """Everything that is due (up to `max_messages` messages), until SNS stops accepting, then the subscription
-    changes (unless `subscriptions` is False: the caller may not change them); returns what was done and what is
-    left (pending, the oldest pending's age, dead). Must be called outside a transaction."""
-    now = now or datetime.now(UTC)
-    published = failed = 0
-    while published < max_messages:
-        report = publish_pending(conn, sns_client, topic_arns, now=now, limit=min(500, max_messages - published))
-        published, failed = published + report.published, failed + report.failed
-        if not report.published or not report.still_pending:
-            break
-    synced = sync_pending_subscriptions(conn, sns_client, topic_arns, now=now) if subscriptions else SyncReport(0, 0)
-    return DrainReport(published, synced.done, failed + synced.failed, outbox_health(conn, now))

@@ -20,8 +20,9 @@ per topic.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from finops.notifications import store
 from finops.notifications.messages import TOPICS
 from finops.notifications.publisher import require_no_transaction
 from finops.observability import logger
@@ -52,14 +53,7 @@ def sync_email_subscriptions(
         raise ValueError(f"no SNS topic ARN for topic '{topic}'")
     budget_id = str(budget_id)
     wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
-    current = {
-        row[0]
-        for row in conn.run(
-            "SELECT email FROM finops_budget_subscriptions WHERE budget_id = CAST(:budget AS uuid) AND topic = :topic",
-            budget=budget_id,
-            topic=topic,
-        )
-    }
+    current = {row.email for row in store.budget_subscriptions(conn, budget_id) if row.topic == topic}
     for email in wanted:
         if email not in current:
             _follow(conn, sns_client, topic_arn, budget_id=budget_id, topic=topic, email=email)
@@ -70,13 +64,8 @@ def sync_email_subscriptions(
 def remove_budget_subscriptions(conn: pg8000.native.Connection, sns_client: SNSClient, budget_id: str) -> None:
     """Stop mailing anyone about a deleted budget, on every topic. Idempotent."""
     require_no_transaction(conn)
-    rows = conn.run(
-        "SELECT topic, email FROM finops_budget_subscriptions WHERE budget_id = CAST(:budget AS uuid) "
-        "ORDER BY topic, email",
-        budget=str(budget_id),
-    )
-    for topic, email in rows:
-        _unfollow(conn, sns_client, budget_id=str(budget_id), topic=topic, email=email)
+    for row in store.budget_subscriptions(conn, str(budget_id)):
+        _unfollow(conn, sns_client, budget_id=str(budget_id), topic=row.topic, email=row.email)
 
 
 def _follow(
@@ -86,10 +75,10 @@ def _follow(
 
     conn.run("BEGIN")
     try:
-        _lock(conn, topic, email)
-        rows = _address_rows(conn, topic, email)
-        budgets = {str(row[0]) for row in rows} | {budget_id}
-        arn = next((row[1] for row in rows if _is_arn(row[1])), None)
+        store.lock_address(conn, topic, email)
+        rows = store.address_subscriptions(conn, topic, email)
+        budgets = {str(row.budget_id) for row in rows} | {budget_id}
+        arn = next((row.subscription_arn for row in rows if _is_arn(row.subscription_arn)), None)
         policy = _filter_policy(budgets)
         if arn is not None:
             try:
@@ -102,21 +91,7 @@ def _follow(
                 arn = None  # gone since: subscribe the address again
         if arn is None:
             arn = _subscribe(sns_client, topic_arn, email, policy)
-        conn.run(
-            "INSERT INTO finops_budget_subscriptions (budget_id, email, topic, subscription_arn) "
-            "VALUES (CAST(:budget AS uuid), :email, :topic, :arn) "
-            "ON CONFLICT (budget_id, topic, email) DO UPDATE SET subscription_arn = EXCLUDED.subscription_arn",
-            budget=budget_id,
-            email=email,
-            topic=topic,
-            arn=arn,
-        )
-        conn.run(
-            "UPDATE finops_budget_subscriptions SET subscription_arn = :arn WHERE topic = :topic AND email = :email",
-            arn=arn,
-            topic=topic,
-            email=email,
-        )
+        store.save_subscription(conn, budget_id=budget_id, topic=topic, email=email, arn=arn)
         conn.run("COMMIT")
     except BaseException:
         conn.run("ROLLBACK")
@@ -128,16 +103,10 @@ def _unfollow(conn: pg8000.native.Connection, sns_client: SNSClient, *, budget_i
 
     conn.run("BEGIN")
     try:
-        _lock(conn, topic, email)
-        deleted = conn.run(
-            "DELETE FROM finops_budget_subscriptions WHERE budget_id = CAST(:budget AS uuid) AND topic = :topic "
-            "AND email = :email RETURNING subscription_arn",
-            budget=budget_id,
-            topic=topic,
-            email=email,
-        )
-        arn = deleted[0][0] if deleted else None
-        remaining = {str(row[0]) for row in _address_rows(conn, topic, email)}
+        store.lock_address(conn, topic, email)
+        deleted = store.delete_subscription(conn, budget_id=budget_id, topic=topic, email=email)
+        arn = deleted.subscription_arn if deleted else None
+        remaining = {str(row.budget_id) for row in store.address_subscriptions(conn, topic, email)}
         log_keys = {"budgetId": budget_id, "topic": topic, "subscriptionArn": arn}
         if arn is not None and not _is_arn(arn):
             logger.info("subscription pending confirmation: left for SNS to expire", extra=log_keys)
@@ -190,19 +159,6 @@ def _find_subscription(sns_client: SNSClient, topic_arn: str, email: str) -> str
             if subscription.get("Protocol") == "email" and subscription.get("Endpoint", "").lower() == email:
                 return arn if _is_arn(arn) else None
     return None
-
-
-def _address_rows(conn: pg8000.native.Connection, topic: str, email: str) -> list[list[Any]]:
-    rows: list[list[Any]] = conn.run(
-        "SELECT budget_id, subscription_arn FROM finops_budget_subscriptions WHERE topic = :topic AND email = :email",
-        topic=topic,
-        email=email,
-    )
-    return rows
-
-
-def _lock(conn: pg8000.native.Connection, topic: str, email: str) -> None:
-    conn.run("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))", key=f"finops-subscription:{topic}:{email}")
 
 
 def _filter_policy(budget_ids: set[str]) -> str:

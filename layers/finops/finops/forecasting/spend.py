@@ -1,57 +1,17 @@
-"""The forecast endpoint's work: read a tenant's daily spend from ClickHouse and forecast it."""
+"""A tenant's spend forecast, the forecast endpoint's use case: its daily spend read from ClickHouse (the cost
+domain's reports), forecast by the engine, shaped as the reply."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
-from pydantic import Field
 
 from finops.costs.queries import CostReader, CostScope
 from finops.forecasting.engine import Forecast, Method, forecast
-from finops.models.common import CURRENCY, Reply
-
-
-class ForecastPointOut(Reply):
-    date_: date = Field(alias="date")
-    value: float
-    lower80: float
-    upper80: float
-    lower95: float
-    upper95: float
-
-
-class ForecastTotalOut(Reply):
-    value: float
-    lower80: float
-    upper80: float
-    lower95: float
-    upper95: float
-
-
-class AccuracyOut(Reply):
-    mape: float | None = Field(description="Mean absolute percentage error of the backtest (null if an actual was 0)")
-    smape: float = Field(description="Symmetric MAPE, 0-200 (scale-free, defined on zero days)")
-    mase: float | None = Field(description="Mean absolute scaled error vs the seasonal-naive forecast (<1: better)")
-    coverage80: float | None = Field(description="Share of backtest actuals inside the 80% intervals")
-    coverage95: float | None = Field(description="Share of backtest actuals inside the 95% intervals")
-    origins: int = Field(description="Backtest forecast origins")
-    horizon_days: int = Field(alias="horizonDays", description="Days ahead each backtest forecast covered")
-    points: int = Field(description="Backtest (day, forecast) pairs scored")
-
-
-class ForecastResponse(Reply):
-    tenant_id: str = Field(alias="tenantId")
-    category: str | None
-    as_of: date = Field(alias="asOf", description="History ends the day before")
-    currency: str = CURRENCY
-    method: str
-    history_days: int = Field(alias="historyDays", description="Days of history the model used")
-    points: list[ForecastPointOut]
-    total: ForecastTotalOut
-    accuracy: AccuracyOut
-    weights: dict[str, float] = Field(description="For auto: the weight of each combined method")
+from finops.forecasting.models import AccuracyOut, ForecastPointOut, ForecastResponse, ForecastTotalOut
+from finops.models.common import CURRENCY, Category
 
 
 def daily_spend(
@@ -76,19 +36,21 @@ def get_forecast(
     client: Client,
     tenant_id: str,
     *,
-    as_of: date,
+    as_of: date | None,
     horizon_days: int,
     history_days: int,
     method: Method,
-    category: str | None,
+    category: Category | None,
     currency: str = CURRENCY,
 ) -> ForecastResponse:
+    """The forecast of `horizon_days` from `as_of` (default today, UTC) on the `history_days` before it, of one
+    category's spend or of all."""
+    as_of = as_of or datetime.now(UTC).date()
+    name = category.value if category else None
     start = as_of - timedelta(days=history_days)
-    history = daily_spend(
-        client, tenant_id, start, as_of - timedelta(days=1), (category,) if category else (), currency
-    )
+    history = daily_spend(client, tenant_id, start, as_of - timedelta(days=1), (name,) if name else (), currency)
     result = forecast(history, horizon_days, method, start_date=as_of)
-    return to_response(result, tenant_id=tenant_id, category=category, as_of=as_of, currency=currency)
+    return to_response(result, tenant_id=tenant_id, category=name, as_of=as_of, currency=currency)
 
 
 def to_response(
