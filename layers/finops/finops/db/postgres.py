@@ -30,6 +30,14 @@ _connection: pg8000.native.Connection | None = None
 _FILE_PATTERN = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
+def named_rows(conn: pg8000.native.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of a statement keyed by column name (pg8000's native rows are lists, read by position otherwise):
+    stores map them to typed rows by name, so a column added or moved in a SELECT cannot shift another."""
+    rows = conn.run(sql, **params)
+    names = [column["name"] for column in conn.columns or ()]
+    return [dict(zip(names, row, strict=True)) for row in rows or ()]
+
+
 @contextlib.contextmanager
 def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
     """One transaction on `conn`: committed when the block ends, rolled back when it raises."""
@@ -134,7 +142,10 @@ def apply_migrations(connection: pg8000.native.Connection, sql_dir: Path) -> lis
     )
     connection.run("SELECT pg_advisory_lock(4242)")  # two starters racing apply each file once
     try:
-        applied = {row[0]: row[1] for row in connection.run("SELECT version, checksum FROM schema_migrations")}
+        applied = {
+            row["version"]: row["checksum"]
+            for row in named_rows(connection, "SELECT version, checksum FROM schema_migrations")
+        }
         done = []
         for path in sorted(sql_dir.glob("*.sql")):
             match = _FILE_PATTERN.match(path.name)
