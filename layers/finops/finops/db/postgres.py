@@ -38,6 +38,13 @@ def named_rows(conn: pg8000.native.Connection, sql: str, **params: Any) -> list[
     return [dict(zip(names, row, strict=True)) for row in rows or ()]
 
 
+def unnest(**column_types: str) -> str:
+    """`unnest(CAST(:a AS type[]), ...) AS u(a, ...)`: array parameters named like the columns, one element a row,
+    so many rows are written in one statement (`unnest(id="uuid", spent="numeric")`, then `id=[...], spent=[...]`)."""
+    arrays = ", ".join(f"CAST(:{column} AS {type_}[])" for column, type_ in column_types.items())
+    return f"unnest({arrays}) AS u({', '.join(column_types)})"
+
+
 @contextlib.contextmanager
 def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
     """One transaction on `conn`: committed when the block ends, rolled back when it raises."""
