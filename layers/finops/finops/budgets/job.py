@@ -26,7 +26,7 @@ from finops.budgets.service import Budgets
 from finops.budgets.spend import Spend
 from finops.budgets.store import BudgetRecord
 from finops.budgets.store_events import NewEvent
-from finops.db.postgres import transaction
+from finops.db.postgres import savepoint, transaction
 from finops.observability import logger
 
 if TYPE_CHECKING:
@@ -130,14 +130,14 @@ def _one_by_one(conn: Connection, budgets: Sequence[BudgetRecord], day: _Day, fa
     """The daily check of some budgets with a savepoint each (after their chunk failed); returns events fired."""
     fired = 0
     for budget in budgets:
-        conn.run("SAVEPOINT budget")
         try:
-            fired += _check(conn, [budget], day)
-            conn.run("RELEASE SAVEPOINT budget")
+            with savepoint(conn):
+                checked = _check(conn, [budget], day)
         except Exception:
-            conn.run("ROLLBACK TO SAVEPOINT budget")
             failed.append(budget.id)
             logger.exception("daily check failed for a budget", extra={"budget_id": budget.id})
+            continue
+        fired += checked
     return fired
 
 

@@ -57,6 +57,19 @@ def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connec
     conn.run("COMMIT")
 
 
+@contextlib.contextmanager
+def savepoint(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
+    """A savepoint in the caller's transaction: released when the block ends, rolled back to when it raises (the
+    error goes on; what the transaction did before the block stays)."""
+    conn.run("SAVEPOINT step")
+    try:
+        yield conn
+    except BaseException:
+        conn.run("ROLLBACK TO SAVEPOINT step")
+        raise
+    conn.run("RELEASE SAVEPOINT step")
+
+
 def get_connection() -> pg8000.native.Connection:
     """The container's connection, re-opened if the server closed it."""
     global _connection
