@@ -434,7 +434,7 @@ def _create_budgets(conn: Any, client: Any, today: date, size: Size) -> tuple[li
 
 
 def _daily_check(conn: Any, today: date, label: str, log: Any) -> DailyRun:
-    from finops.budgets import forecasts, service, spend
+    from finops.budgets import forecasts, job, spend
     from local.lambda_runtime import LambdaContext, load_function
 
     handler = load_function("run_daily_budget_check")
@@ -445,7 +445,7 @@ def _daily_check(conn: Any, today: date, label: str, log: Any) -> DailyRun:
         patched(forecasts, "daily_series_by_category") as series,
         patched(forecasts, "forecast_horizons") as made_here,
         Timer(conn, "run") as postgres,
-        patched(service.Budgets, "_daily_one_by_one") as fallbacks,
+        patched(job, "_one_by_one") as fallbacks,
         quiet(),
     ):
         started = time.perf_counter()
@@ -647,6 +647,7 @@ def _burst(conn: Any, today: date, log: Any, *, checks: int = 50) -> BurstTrial:
     import threading
 
     from finops.auth import principal_from_claims
+    from finops.budgets.enforcement import check_budget
     from finops.budgets.models import EnforcementCheck
     from finops.budgets.service import Budgets
     from finops.budgets.spend import SpendReader
@@ -683,8 +684,11 @@ def _burst(conn: Any, today: date, log: Any, *, checks: int = 50) -> BurstTrial:
             service = Budgets(conn=connection, spend_reader=SharedReader(client))
             start.wait()
             began = time.perf_counter()
-            decision = service.check_budget(
-                principal, budget.id, EnforcementCheck(operationType="ai_generation", estimatedCostUsd=estimate)
+            decision = check_budget(
+                service,
+                principal,
+                budget.id,
+                EnforcementCheck(operationType="ai_generation", estimatedCostUsd=estimate),
             )
             with guard:
                 results.append((decision.allowed, (time.perf_counter() - began) * 1000))
@@ -811,8 +815,8 @@ def render(result: BudgetResult) -> list[str]:
     w("### The daily budget check")
     w("")
     w(
-        "The `run_daily_budget_check` handler (EventBridge event), `Budgets.daily_check` over every live budget: "
-        "the spend of every budget, forecasts for the budgets that could plausibly exceed (their daily series, "
+        "The `run_daily_budget_check` handler (EventBridge event), `finops.budgets.job.daily_check` over every live "
+        "budget: the spend of every budget, forecasts for the budgets that could plausibly exceed (their daily series, "
         "then the forecasting engine per distinct series and horizon), then the writes to PostgreSQL in "
         "transactions (events, evaluations, forecasts, snapshots, an outbox row per alert). Time split by wrapping "
         "the functions and the connection's `run` (PostgreSQL time includes pg8000 decoding the rows). The same "

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
+from finops.budgets.enforcement import check_budget
 from finops.budgets.models import EnforcementCheck, EnforcementDecision, IdempotencyKey
-from finops.budgets.wiring import budgets
+from finops.budgets.wiring import BudgetService
 
 router = Router()
 
@@ -15,9 +16,13 @@ router = Router()
     "/api/ai-budget/finops/budgets/<budget_id>/check-enforcement", tags=["enforcement"], summary="Check one budget"
 )
 def check_budget_enforcement(
-    budget_id: str, check: EnforcementCheck, idempotency_key: IdempotencyKey = None
+    principal: Caller,
+    service: BudgetService,
+    budget_id: str,
+    check: EnforcementCheck,
+    idempotency_key: IdempotencyKey = None,
 ) -> EnforcementDecision:
-    return budgets().check_budget(current_principal(router), budget_id, check, idempotency_key=idempotency_key)
+    return check_budget(service, principal, budget_id, check, idempotency_key=idempotency_key)
 
 
 app = make_resolver(router)

@@ -7,9 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
+from finops.budgets.enforcement import check_tenant
 from finops.budgets.models import EnforcementCheck, EnforcementDecision, IdempotencyKey
-from finops.budgets.wiring import budgets
+from finops.budgets.wiring import BudgetService
 from finops.models.common import TenantId
 
 router = Router()
@@ -21,9 +22,13 @@ router = Router()
     summary="Check all of a tenant's budgets",
 )
 def check_tenant_enforcement(
-    tenant_id: Annotated[TenantId, Path()], check: EnforcementCheck, idempotency_key: IdempotencyKey = None
+    principal: Caller,
+    service: BudgetService,
+    tenant_id: Annotated[TenantId, Path()],
+    check: EnforcementCheck,
+    idempotency_key: IdempotencyKey = None,
 ) -> EnforcementDecision:
-    return budgets().check_tenant(current_principal(router), tenant_id, check, idempotency_key=idempotency_key)
+    return check_tenant(service, principal, tenant_id, check, idempotency_key=idempotency_key)
 
 
 app = make_resolver(router)

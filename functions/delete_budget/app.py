@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import api_handler, current_principal, make_resolver, route_responses
-from finops.budgets.wiring import budgets
+from finops.api import Caller, api_handler, make_resolver, route_responses
+from finops.budgets import crud
+from finops.budgets.wiring import BudgetService
 
 router = Router()
 
@@ -20,8 +21,10 @@ router = Router()
     summary="Delete a budget",
     responses=route_responses(success=204, description="Deleted", content={}),
 )
-def delete_budget(budget_id: str, hard: Annotated[bool, Query()] = False) -> Response[None]:
-    budgets().delete(current_principal(router), budget_id, hard=hard)
+def delete_budget(
+    principal: Caller, service: BudgetService, budget_id: str, hard: Annotated[bool, Query()] = False
+) -> Response[None]:
+    crud.delete(service, principal, budget_id, hard=hard)
     return Response(status_code=204)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import ETAG_HEADER, api_handler, current_principal, make_resolver, model_response, route_responses
+from finops.api import ETAG_HEADER, Caller, api_handler, make_resolver, model_response, route_responses
+from finops.budgets import crud
 from finops.budgets.models import Budget
-from finops.budgets.wiring import budgets
+from finops.budgets.wiring import BudgetService
 
 router = Router()
 
@@ -18,8 +19,8 @@ router = Router()
     summary="Get a budget (ETag: its version)",
     responses=route_responses(headers=ETAG_HEADER),
 )
-def get_budget(budget_id: str) -> Budget:
-    budget = budgets().get(current_principal(router), budget_id)
+def get_budget(principal: Caller, service: BudgetService, budget_id: str) -> Budget:
+    budget = crud.get(service, principal, budget_id)
     return model_response(budget, headers={"ETag": budget.etag})  # type: ignore[return-value]
 
 

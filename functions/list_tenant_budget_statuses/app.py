@@ -7,9 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from finops.api import api_handler, current_principal, make_resolver
+from finops.api import Caller, api_handler, make_resolver
 from finops.budgets.models import BudgetStatusList
-from finops.budgets.wiring import budgets
+from finops.budgets.status import tenant_statuses
+from finops.budgets.wiring import BudgetService
 from finops.models.common import TenantId
 
 router = Router()
@@ -20,8 +21,10 @@ router = Router()
     tags=["budgets"],
     summary="Statuses of a tenant's budgets",
 )
-def list_tenant_budget_statuses(tenant_id: Annotated[TenantId, Path()]) -> BudgetStatusList:
-    return budgets().tenant_statuses(current_principal(router), tenant_id)
+def list_tenant_budget_statuses(
+    principal: Caller, service: BudgetService, tenant_id: Annotated[TenantId, Path()]
+) -> BudgetStatusList:
+    return tenant_statuses(service, principal, tenant_id)
 
 
 app = make_resolver(router)

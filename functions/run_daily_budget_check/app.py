@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
+from finops.budgets.job import daily_check
 from finops.budgets.wiring import budgets
 from finops.observability import add_count, instrumented, logger
 
@@ -14,7 +15,7 @@ from finops.observability import add_count, instrumented, logger
 @instrumented(api=False)
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: Any) -> dict[str, Any]:
-    report = budgets(cached_spend=False).daily_check(today=event.time.date())
+    report = daily_check(budgets(cached_spend=False), today=event.time.date())
     add_count("BudgetsChecked", report.budgets)
     add_count("BudgetEventsFired", report.events)
     add_count("BudgetChecksFailed", len(report.failed))

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from finops.budgets import wiring
+from finops.budgets.job import daily_check
 from finops.settings import reload_settings
 from tests.conftest import claims
 from tests.factories import TELEMETRY, event, today
@@ -101,8 +102,8 @@ def test_alerts_raised_while_sns_is_down_are_published_once_by_the_daily_check(
     postgres.run("UPDATE finops_notification_outbox SET next_attempt_at = now() - interval '1 second'")
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     publisher.sns_client.cache_clear()
-    wiring.budgets(cached_spend=False).daily_check()
-    wiring.budgets(cached_spend=False).daily_check()
+    daily_check(wiring.budgets(cached_spend=False))
+    daily_check(wiring.budgets(cached_spend=False))
     messages = drain(sqs, alerting)
     assert [json.loads(m["Body"])["budgetId"] for m in messages] == [budget["id"]]
     assert postgres.run("SELECT count(*) FROM finops_notification_outbox WHERE published_at IS NULL") == [[0]]

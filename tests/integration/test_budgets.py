@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from finops.budgets import job
+from finops.budgets.enforcement import check_budget
 from finops.budgets.service import Budgets
 from finops.budgets.spend import SpendReader
 from finops.db import postgres as postgres_db
@@ -370,7 +372,8 @@ def test_a_burst_of_concurrent_checks_cannot_run_past_the_threshold(stack, api, 
             from finops.auth import principal_from_claims
             from finops.budgets.models import EnforcementCheck
 
-            decision = service.check_budget(
+            decision = check_budget(
+                service,
                 principal_from_claims(SYSTEM),
                 budget["id"],
                 EnforcementCheck(operationType="ai_generation", estimatedCostUsd=Decimal(3)),
@@ -453,6 +456,21 @@ def test_raising_the_amount_lifts_enforcement_and_crossing_again_fires_again(sta
     assert types.count("threshold_enforce") == 2 and types.count("threshold_notify") == 2
 
 
+def test_a_policy_given_without_an_enforce_threshold_clears_it_and_lifts_enforcement(stack, api):
+    _, budget, _ = create(api)  # enforce at 100%, block_ai
+    bid = budget["id"]
+    spend(api, 110)
+    assert check(api, bid)[1]["action"] == "block"
+    policy = {"notifyThreshold": 80, "actions": ["notify"]}
+    status, updated, _ = api(
+        "update_budget", "PATCH", f"{B}/budgets/{bid}", auth=ADMIN, body={"policy": policy, "version": 1}
+    )
+    assert status == 200
+    assert updated["policy"]["enforceThreshold"] is None and updated["policy"]["actions"] == ["notify"]
+    assert check(api, bid)[1]["action"] == "allow"
+    assert "enforcement_lifted" in event_types(api, bid)
+
+
 def test_period_rollover_is_recorded_and_lifts_enforcement(stack, api, postgres):
     _, budget, _ = create(api, period="daily", startDate=str(days_ago(3)))
     bid = budget["id"]
@@ -512,7 +530,7 @@ def test_daily_check_writes_in_batches_without_falling_back(stack, api, postgres
     def no_fallback(*args, **kwargs):
         raise AssertionError("the batched daily check fell back to budget-by-budget")
 
-    monkeypatch.setattr(Budgets, "_daily_one_by_one", no_fallback)
+    monkeypatch.setattr(job, "_one_by_one", no_fallback)
     spend(api, 90)
     spend(api, 130, tenant="globex")
     _, a, _ = create(api, name="a")
@@ -576,7 +594,7 @@ def test_daily_check_failure_on_one_budget_does_not_stop_the_others(stack, api, 
 
     # The chunk's batched write fails, so the chunk is redone budget by budget, where only `broken` fails.
     monkeypatch.setattr(store, "upsert_spend_snapshots", failing_batch)
-    report = budgets(cached_spend=False).daily_check()
+    report = job.daily_check(budgets(cached_spend=False))
     assert report.failed == [broken["id"]]
     snapshots = postgres.run("SELECT budget_id::text FROM finops_budget_spend_history")
     assert snapshots == [[fine["id"]]]
@@ -609,9 +627,9 @@ def test_a_check_with_stale_cached_spend_answers_from_the_newer_evaluation(stack
     spend(api, 50)
     service = Budgets(conn=postgres_db.get_connection(), spend_reader=SpendReader(clickhouse, max_age_seconds=3600))
     ai = EnforcementCheck(operationType="ai_generation")
-    assert service.check_budget(principal_from_claims(SYSTEM), budget["id"], ai).action == "allow"  # caches 50
+    assert check_budget(service, principal_from_claims(SYSTEM), budget["id"], ai).action == "allow"  # caches 50
     spend(api, 60)  # evaluated right after ingestion: 110 of 100, enforced
-    assert service.check_budget(principal_from_claims(SYSTEM), budget["id"], ai).action == "block"
+    assert check_budget(service, principal_from_claims(SYSTEM), budget["id"], ai).action == "block"
     assert "enforcement_lifted" not in event_types(api, budget["id"])
     assert event_types(api, budget["id"]).count("threshold_enforce") == 1
 
@@ -686,8 +704,8 @@ def test_daily_check_warns_once_when_the_forecast_exceeds_the_budget(stack, api,
     assert body["accepted"] == 60
     _, budget, _ = create(api, amount=250, startDate=str(check_day.replace(day=1) - timedelta(days=40)))
     # When the daily check runs (twice)
-    service(cached_spend=False).daily_check(today=check_day)
-    service(cached_spend=False).daily_check(today=check_day)
+    job.daily_check(service(cached_spend=False), today=check_day)
+    job.daily_check(service(cached_spend=False), today=check_day)
     # Then one forecast_exceeds event says when and how likely
     found = [e for e in events_of(api, budget["id"]) if e["eventType"] == "forecast_exceeds"]
     assert len(found) == 1

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from finops.auth import principal_from_claims
+from finops.budgets.enforcement import check_budget
 from finops.budgets.models import EnforcementCheck
 from finops.budgets.service import Budgets
 from finops.budgets.spend import SpendReader
@@ -110,8 +111,8 @@ def test_fifty_concurrent_checks_admit_at_most_one_estimate_beyond_the_cap(stack
     principal = principal_from_claims(SYSTEM)
     decisions = run_concurrently(
         50,
-        lambda service: service.check_budget(
-            principal, budget["id"], EnforcementCheck(operationType=AI, estimatedCostUsd=Decimal(1))
+        lambda service: check_budget(
+            service, principal, budget["id"], EnforcementCheck(operationType=AI, estimatedCostUsd=Decimal(1))
         ),
         clickhouse,
     )
@@ -127,7 +128,8 @@ def test_concurrent_retries_of_one_check_reserve_once(stack, api, clickhouse, po
     principal = principal_from_claims(SYSTEM)
     decisions = run_concurrently(
         10,
-        lambda service: service.check_budget(
+        lambda service: check_budget(
+            service,
             principal,
             budget["id"],
             EnforcementCheck(operationType=AI, estimatedCostUsd=Decimal(5)),

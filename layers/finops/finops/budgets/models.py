@@ -73,18 +73,13 @@ def _default_actions() -> list[Action]:
 
 
 class BudgetPolicy(RequestBody):
-    notify_threshold: Threshold = Field(alias="notifyThreshold")
-    enforce_threshold: Threshold | None = Field(None, alias="enforceThreshold")
+    notify_threshold: Threshold
+    enforce_threshold: Threshold | None = None
     actions: Annotated[list[Action], AfterValidator(_unique)] = Field(default_factory=_default_actions)
-    notify_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(
-        default_factory=list, alias="notifyEmails", max_length=10
-    )
-    admin_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(
-        default_factory=list, alias="adminEmails", max_length=10
-    )
+    notify_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list, max_length=10)
+    admin_emails: Annotated[list[Email], AfterValidator(_unique)] = Field(default_factory=list, max_length=10)
     rate_limit_factor: Decimal | None = Field(
         None,
-        alias="rateLimitFactor",
         gt=0,
         le=1,
         decimal_places=3,
@@ -103,7 +98,7 @@ class BudgetPolicy(RequestBody):
 
 
 class BudgetCreate(RequestBody):
-    tenant_id: TenantId = Field(alias="tenantId")
+    tenant_id: TenantId
     name: Name
     amount: Amount
     currency: CurrencyCode = Field(
@@ -116,7 +111,7 @@ class BudgetCreate(RequestBody):
         default_factory=list, description="Empty: all categories"
     )
     policy: BudgetPolicy
-    start_date: ApiDate = Field(alias="startDate")
+    start_date: ApiDate
     models: FilterValues = Field(default_factory=list, description="Only these models (empty: all)")
     regions: FilterValues = Field(default_factory=list, description="Only these regions (empty: all)")
     services: FilterValues = Field(default_factory=list, description="Only these services (empty: all)")
@@ -130,7 +125,7 @@ class BudgetUpdate(RequestBody):
     period: Period | None = None
     categories: Annotated[list[Category], AfterValidator(_unique)] | None = None
     policy: BudgetPolicy | None = None
-    start_date: ApiDate | None = Field(None, alias="startDate")
+    start_date: ApiDate | None = None
     models: FilterValues | None = None
     regions: FilterValues | None = None
     services: FilterValues | None = None
@@ -139,7 +134,7 @@ class BudgetUpdate(RequestBody):
 
 class Budget(Reply):
     id: str
-    tenant_id: str = Field(alias="tenantId")
+    tenant_id: str
     name: str
     amount: Money
     currency: str = CURRENCY
@@ -149,11 +144,11 @@ class Budget(Reply):
     regions: list[str]
     services: list[str]
     policy: BudgetPolicy
-    start_date: date = Field(alias="startDate")
+    start_date: date
     version: int
-    created_at: datetime = Field(alias="createdAt")
-    updated_at: datetime = Field(alias="updatedAt")
-    deleted_at: datetime | None = Field(None, alias="deletedAt")
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
 
     @property
     def etag(self) -> str:
@@ -169,31 +164,30 @@ class BudgetList(Reply):
 
 
 class BudgetStatus(Reply):
-    budget_id: str = Field(alias="budgetId")
-    tenant_id: str = Field(alias="tenantId")
+    budget_id: str
+    tenant_id: str
     name: str
     currency: str = CURRENCY
     amount: Money
     spent: Money
     remaining: Money = Field(description="Amount minus spent, never below 0")
-    percent_used: float = Field(alias="percentUsed")
+    percent_used: float
     state: State
-    active_actions: list[Action] = Field(alias="activeActions")
-    period_start: date = Field(alias="periodStart")
-    period_end: date = Field(alias="periodEnd")
-    spend_as_of: datetime = Field(alias="spendAsOf", description="When the spend figure was read")
+    active_actions: list[Action]
+    period_start: date
+    period_end: date
+    spend_as_of: datetime = Field(description="When the spend figure was read")
     forecasted_spend: Money | None = Field(
         None,
-        alias="forecastedSpend",
         description="Expected spend at the period's end (daily check; null if not forecast)",
     )
     forecast_exceed_probability: float | None = Field(
-        None, alias="forecastExceedProbability", description="Probability that the period's spend exceeds the amount"
+        None, description="Probability that the period's spend exceeds the amount"
     )
     forecast_breach_date: date | None = Field(
-        None, alias="forecastBreachDate", description="Expected day the amount is exceeded, if it is expected to be"
+        None, description="Expected day the amount is exceeded, if it is expected to be"
     )
-    forecast_as_of: datetime | None = Field(None, alias="forecastAsOf")
+    forecast_as_of: datetime | None = None
 
 
 class BudgetStatusList(Reply):
@@ -202,23 +196,23 @@ class BudgetStatusList(Reply):
 
 class BudgetEvent(Reply):
     id: str
-    budget_id: str = Field(alias="budgetId")
-    event_type: str = Field(alias="eventType")
+    budget_id: str
+    event_type: str
     severity: str
-    period_start: date | None = Field(None, alias="periodStart")
-    threshold_percent: float | None = Field(None, alias="thresholdPercent")
+    period_start: date | None = None
+    threshold_percent: float | None = None
     spent: Money | None = None
     amount: Money | None = None
-    percent_used: float | None = Field(None, alias="percentUsed")
+    percent_used: float | None = None
     actor: str
     source: str
     details: dict[str, Any]
-    created_at: datetime = Field(alias="createdAt")
+    created_at: datetime
 
 
 class BudgetEventPage(Reply):
     events: list[BudgetEvent]
-    next_cursor: str | None = Field(None, alias="nextCursor", description="Pass as `cursor` for the next page")
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page")
 
 
 # Sent by a caller that may retry a check: the retry answers the first decision and reserves nothing more.
@@ -235,17 +229,17 @@ IdempotencyKey = Annotated[
 
 
 class EnforcementCheck(RequestBody):
-    operation_type: OperationType = Field(alias="operationType")
-    estimated_cost_usd: Estimate = Field(Decimal(0), alias="estimatedCostUsd")
+    operation_type: OperationType
+    estimated_cost_usd: Estimate = Decimal(0)
 
 
 class EnforcementDecision(Reply):
     allowed: bool
     action: Literal["allow", "rate_limit", "block"]
-    rate_limit_factor: float | None = Field(None, alias="rateLimitFactor")
+    rate_limit_factor: float | None = None
     reason: str
-    budget_id: str | None = Field(None, alias="budgetId")
-    percent_used: float | None = Field(None, alias="percentUsed")
+    budget_id: str | None = None
+    percent_used: float | None = None
     degraded: bool = Field(
         False, description="A database was unavailable: the answer follows ENFORCEMENT_FAIL_MODE, not the budgets"
     )

@@ -80,39 +80,29 @@ def covers(budget: PolicyView, operation_type: str) -> bool:
 
 def decide(budget: PolicyView, operation_type: str, projected_percent: Decimal) -> EnforcementDecision:
     """The answer of one budget for an operation whose cost would bring it to `projected_percent`."""
-    percent = float(projected_percent)
-    enforced = budget.enforce_threshold is not None and projected_percent >= budget.enforce_threshold
-    if not enforced:
-        return EnforcementDecision(
-            allowed=True, action="allow", reason="within budget", budget_id=budget.id, percent_used=percent
-        )
     category = OPERATION_CATEGORY[operation_type].value
-    blocking = (category == "AI" and "block_ai" in budget.actions) or (
+    blocks = (category == "AI" and "block_ai" in budget.actions) or (
         category == "EXPORT" and "block_export" in budget.actions
     )
-    if blocking:
-        return EnforcementDecision(
-            allowed=False,
-            action="block",
-            reason=f"budget enforce threshold of {budget.enforce_threshold}% reached; {operation_type} is blocked",
-            budget_id=budget.id,
-            percent_used=percent,
-        )
-    if "rate_limit" in budget.actions and budget.rate_limit_factor is not None:
-        return EnforcementDecision(
-            allowed=True,
-            action="rate_limit",
-            rate_limit_factor=float(budget.rate_limit_factor),
-            reason=f"budget enforce threshold of {budget.enforce_threshold}% reached; requests are rate limited",
-            budget_id=budget.id,
-            percent_used=percent,
-        )
+    action: Literal["allow", "rate_limit", "block"] = "allow"
+    factor = None
+    if budget.enforce_threshold is None or projected_percent < budget.enforce_threshold:
+        reason = "within budget"
+    elif blocks:
+        action = "block"
+        reason = f"budget enforce threshold of {budget.enforce_threshold}% reached; {operation_type} is blocked"
+    elif "rate_limit" in budget.actions and budget.rate_limit_factor is not None:
+        action, factor = "rate_limit", float(budget.rate_limit_factor)
+        reason = f"budget enforce threshold of {budget.enforce_threshold}% reached; requests are rate limited"
+    else:
+        reason = f"enforce threshold reached, but the policy does not restrict {operation_type}"
     return EnforcementDecision(
-        allowed=True,
-        action="allow",
-        reason=f"enforce threshold reached, but the policy does not restrict {operation_type}",
+        allowed=action != "block",
+        action=action,
+        rate_limit_factor=factor,
+        reason=reason,
         budget_id=budget.id,
-        percent_used=percent,
+        percent_used=float(projected_percent),
     )
 
 

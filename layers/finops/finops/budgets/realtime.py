@@ -1,4 +1,4 @@
-"""The ingestion path's hook into budgets, kept light: PostgreSQL and the budget service are imported only when
+"""The ingestion path's hook into budgets, kept light: PostgreSQL and the budget use cases are imported only when
 a database is configured, so the ingest function's cold start does not pay for them otherwise."""
 
 from __future__ import annotations
@@ -8,14 +8,15 @@ from finops.settings import get_settings
 
 
 def evaluate_after_ingest(tenants: list[str]) -> None:
-    """Let budgets react to spend just ingested. Never fails the ingestion: the data is stored either way and
-    the daily check catches up."""
+    """Let budgets react to spend just ingested (`evaluation.evaluate_tenants`). Never fails the ingestion: the
+    data is stored either way and the daily check catches up."""
     settings = get_settings()
     if not tenants or not (settings.database_url or settings.database_secret_arn):
         return
+    from finops.budgets.evaluation import evaluate_tenants
     from finops.budgets.wiring import budgets
 
     try:
-        budgets(cached_spend=False).evaluate_tenants(tenants)
+        evaluate_tenants(budgets(cached_spend=False), tenants)
     except Exception:
         logger.exception("evaluating budgets after ingestion failed", extra={"tenants": tenants[:20]})

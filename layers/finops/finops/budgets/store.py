@@ -1,38 +1,32 @@
-"""PostgreSQL access for budgets, their audit trail, spend snapshots and reservations (pg8000, named params)."""
+"""PostgreSQL: the budgets table (with what evaluations and forecasts save on it), spend snapshots and the
+topics of e-mail subscriptions. Rows are read by column name into `BudgetRecord`.
+
+The audit trail is in `store_events`, enforcement's reservations and idempotency keys in `store_enforcement`.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from pg8000.exceptions import DatabaseError
 from pg8000.native import Connection
 
-from finops.budgets.models import Budget, BudgetCreate, BudgetEvent, BudgetPolicy
-from finops.budgets.policy import DueEvent, PolicyView
+from finops.budgets.models import Budget, BudgetCreate, BudgetPolicy, BudgetUpdate
+from finops.budgets.policy import PolicyView
+from finops.db.postgres import named_rows, unnest
 from finops.errors import Conflict, InvalidRequest
 from finops.models.common import CURRENCY
-
-_BUDGET_COLUMNS = (
-    "id, tenant_id, name, amount, period, start_date, categories, models, regions, services, notify_threshold, "
-    "enforce_threshold, actions, notify_emails, admin_emails, rate_limit_factor, version, threshold_generation, "
-    "state, period_start, spent, spend_as_of, created_by, created_at, updated_at, deleted_at, forecasted_spend, "
-    "forecast_exceed_probability, forecast_breach_date, forecast_as_of, currency"
-)
-_EVENT_COLUMNS = (
-    "id, budget_id, event_type, severity, period_start, threshold_percent, spent, amount, percent_used, actor, "
-    "source, details, created_at"
-)
 
 
 @dataclass(frozen=True)
 class BudgetRecord:
+    """A row of finops_budgets: one field a column, of the same name."""
+
     id: str
     tenant_id: str
     name: str
@@ -66,12 +60,13 @@ class BudgetRecord:
     currency: str = CURRENCY
 
     @classmethod
-    def from_row(cls, row: Sequence[Any]) -> BudgetRecord:
-        values = list(row)
-        values[0] = str(values[0])
-        for index in (6, 7, 8, 9, 12, 13, 14):
-            values[index] = tuple(values[index] or ())
-        return cls(*values)
+    def from_row(cls, row: Mapping[str, Any]) -> BudgetRecord:
+        """A row of a SELECT of `_SELECT`, keyed by column name."""
+        values = dict(row)
+        values["id"] = str(row["id"])
+        for column in _ARRAY_COLUMNS:
+            values[column] = tuple(row[column] or ())
+        return cls(**values)
 
     @property
     def policy_view(self) -> PolicyView:
@@ -113,6 +108,10 @@ class BudgetRecord:
         )
 
 
+_SELECT = ", ".join(field.name for field in fields(BudgetRecord))
+_ARRAY_COLUMNS = ("categories", "models", "regions", "services", "actions", "notify_emails", "admin_emails")
+
+
 def parse_budget_id(value: str) -> str | None:
     """The canonical form of a budget id, or None when it cannot be one (answered as not found)."""
     try:
@@ -122,47 +121,54 @@ def parse_budget_id(value: str) -> str | None:
 
 
 def insert_budget(conn: Connection, request: BudgetCreate, *, actor: str) -> BudgetRecord:
-    policy = request.policy
+    columns = {
+        **request_columns(request),
+        "tenant_id": request.tenant_id,
+        "currency": request.currency,
+        "created_by": actor,
+    }
     try:
-        rows = conn.run(
-            f"INSERT INTO finops_budgets (tenant_id, name, amount, period, start_date, categories, models, regions, "
-            f"services, notify_threshold, enforce_threshold, actions, notify_emails, admin_emails, rate_limit_factor, "
-            f"created_by, currency) VALUES (:tenant, :name, :amount, :period, :start, :categories, :models, :regions, "
-            f":services, :notify, :enforce, :actions, :notify_emails, :admin_emails, :factor, :actor, :currency) "
-            f"RETURNING {_BUDGET_COLUMNS}",
-            tenant=request.tenant_id,
-            name=request.name,
-            amount=request.amount,
-            period=request.period,
-            start=request.start_date,
-            categories=[c.value for c in request.categories],
-            models=request.models,
-            regions=request.regions,
-            services=request.services,
-            notify=policy.notify_threshold,
-            enforce=policy.enforce_threshold,
-            actions=list(policy.actions),
-            notify_emails=policy.notify_emails,
-            admin_emails=policy.admin_emails,
-            factor=policy.rate_limit_factor,
-            actor=actor,
-            currency=request.currency,
+        rows = named_rows(  # the column names are this module's own (request_columns), never a request's
+            conn,
+            f"INSERT INTO finops_budgets ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "
+            f"RETURNING {_SELECT}",
+            **columns,
         )
     except DatabaseError as error:
         raise _domain_error(error) from error
     return BudgetRecord.from_row(rows[0])
 
 
+def request_columns(request: BudgetCreate | BudgetUpdate) -> dict[str, Any]:
+    """The finops_budgets columns a request sets, by name: all of them for a new budget; for an update, those it
+    gives (a policy is given whole: its empty fields clear their columns)."""
+    names = ("name", "amount", "period", "start_date", "models", "regions", "services")
+    columns = {name: value for name in names if (value := getattr(request, name)) is not None}
+    if request.categories is not None:
+        columns["categories"] = [c.value for c in request.categories]
+    if (policy := request.policy) is not None:
+        columns.update(
+            notify_threshold=policy.notify_threshold,
+            enforce_threshold=policy.enforce_threshold,
+            actions=list(policy.actions),
+            notify_emails=policy.notify_emails,
+            admin_emails=policy.admin_emails,
+            rate_limit_factor=policy.rate_limit_factor,
+        )
+    return columns
+
+
 def get_budget(conn: Connection, budget_id: str, *, for_update: bool = False) -> BudgetRecord | None:
     lock = " FOR UPDATE" if for_update else ""
-    rows = conn.run(f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE id = :id{lock}", id=budget_id)
+    rows = named_rows(conn, f"SELECT {_SELECT} FROM finops_budgets WHERE id = :id{lock}", id=budget_id)
     return BudgetRecord.from_row(rows[0]) if rows else None
 
 
 def list_budgets(conn: Connection, tenant_id: str, *, include_deleted: bool = False) -> list[BudgetRecord]:
     live = "" if include_deleted else " AND deleted_at IS NULL"
-    rows = conn.run(
-        f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE tenant_id = :tenant{live} ORDER BY created_at, id",
+    rows = named_rows(
+        conn,
+        f"SELECT {_SELECT} FROM finops_budgets WHERE tenant_id = :tenant{live} ORDER BY created_at, id",
         tenant=tenant_id,
     )
     return [BudgetRecord.from_row(r) for r in rows]
@@ -175,7 +181,7 @@ def live_budgets(
     where = "deleted_at IS NULL" + (" AND tenant_id = ANY(:tenants)" if tenants is not None else "")
     lock = " FOR UPDATE" if for_update else ""
     params: dict[str, Any] = {"tenants": list(tenants)} if tenants is not None else {}
-    rows = conn.run(f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE {where} ORDER BY id{lock}", **params)
+    rows = named_rows(conn, f"SELECT {_SELECT} FROM finops_budgets WHERE {where} ORDER BY id{lock}", **params)
     return [BudgetRecord.from_row(r) for r in rows]
 
 
@@ -188,24 +194,29 @@ def lock_budgets(conn: Connection, budgets: Sequence[BudgetRecord]) -> dict[str,
     if not budgets:
         return {}
     given = {b.id: b for b in budgets}
-    rows = conn.run(
+    rows = named_rows(
+        conn,
         "SELECT id, version, state, period_start, spent, spend_as_of FROM finops_budgets "
         "WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE",
         ids=list(given),
     )
     current: dict[str, BudgetRecord] = {}
     moved_on = []
-    for budget_id, version, state, period_start, spent, spend_as_of in rows:
-        budget = given[str(budget_id)]
-        if version != budget.version:
+    for row in rows:
+        budget = given[str(row["id"])]
+        if row["version"] != budget.version:
             moved_on.append(budget.id)
             continue
         current[budget.id] = replace(
-            budget, state=state, period_start=period_start, spent=spent, spend_as_of=spend_as_of
+            budget,
+            state=row["state"],
+            period_start=row["period_start"],
+            spent=row["spent"],
+            spend_as_of=row["spend_as_of"],
         )
     if moved_on:
-        for row in conn.run(
-            f"SELECT {_BUDGET_COLUMNS} FROM finops_budgets WHERE id = ANY(CAST(:ids AS uuid[]))", ids=moved_on
+        for row in named_rows(
+            conn, f"SELECT {_SELECT} FROM finops_budgets WHERE id = ANY(CAST(:ids AS uuid[]))", ids=moved_on
         ):
             record = BudgetRecord.from_row(row)
             current[record.id] = record
@@ -219,9 +230,10 @@ def update_budget(
     assignments = ", ".join(f"{column} = :{column}" for column in changes)
     generation = ", threshold_generation = threshold_generation + 1" if bump_generation else ""
     try:
-        rows = conn.run(
+        rows = named_rows(
+            conn,
             f"UPDATE finops_budgets SET {assignments}{generation}, version = version + 1, updated_at = now() "
-            f"WHERE id = :id AND version = :version RETURNING {_BUDGET_COLUMNS}",
+            f"WHERE id = :id AND version = :version RETURNING {_SELECT}",
             id=budget.id,
             version=budget.version,
             **changes,
@@ -253,19 +265,13 @@ class Evaluation:
 
 def save_evaluations(conn: Connection, evaluations: Sequence[Evaluation]) -> None:
     """Store the state spend put budgets in (spend, when it was read, state, period), in one statement."""
-    if not evaluations:
-        return
-    conn.run(
-        "UPDATE finops_budgets AS b SET spent = u.spent, spend_as_of = u.as_of, state = u.state, "
-        "period_start = u.period_start "
-        "FROM unnest(CAST(:ids AS uuid[]), CAST(:spent AS numeric[]), CAST(:as_of AS timestamptz[]), "
-        "CAST(:state AS text[]), CAST(:period_start AS date[])) AS u(id, spent, as_of, state, period_start) "
-        "WHERE b.id = u.id",
-        ids=[e.budget_id for e in evaluations],
-        spent=[e.spent for e in evaluations],
-        as_of=[e.as_of for e in evaluations],
-        state=[e.state for e in evaluations],
-        period_start=[e.period_start for e in evaluations],
+    _set_columns(
+        conn,
+        [e.budget_id for e in evaluations],
+        spent=("numeric", [e.spent for e in evaluations]),
+        spend_as_of=("timestamptz", [e.as_of for e in evaluations]),
+        state=("text", [e.state for e in evaluations]),
+        period_start=("date", [e.period_start for e in evaluations]),
     )
 
 
@@ -280,256 +286,30 @@ class ForecastValues:
 
 def save_forecasts(conn: Connection, forecasts: Sequence[ForecastValues]) -> None:
     """Store budgets' period forecasts (or clear stale ones), in one statement."""
-    if not forecasts:
-        return
-    conn.run(
-        "UPDATE finops_budgets AS b SET forecasted_spend = u.spend, forecast_exceed_probability = u.probability, "
-        "forecast_breach_date = u.breach, forecast_as_of = u.as_of "
-        "FROM unnest(CAST(:ids AS uuid[]), CAST(:spend AS numeric[]), CAST(:probability AS numeric[]), "
-        "CAST(:breach AS date[]), CAST(:as_of AS timestamptz[])) AS u(id, spend, probability, breach, as_of) "
-        "WHERE b.id = u.id",
-        ids=[f.budget_id for f in forecasts],
-        spend=[f.expected_spend for f in forecasts],
-        probability=[Decimal(str(f.probability)) if f.probability is not None else None for f in forecasts],
-        breach=[f.breach_date for f in forecasts],
-        as_of=[f.as_of for f in forecasts],
-    )
-
-
-def record_event(
-    conn: Connection,
-    budget: BudgetRecord,
-    *,
-    event_type: str,
-    severity: str,
-    source: str,
-    actor: str = "",
-    period_start: date | None = None,
-    threshold_percent: Decimal | None = None,
-    spent: Decimal | None = None,
-    percent_used: Decimal | None = None,
-    details: dict[str, Any] | None = None,
-) -> str | None:
-    """Append to the audit trail; None when a once-per-period event was already recorded (by either path)."""
-    rows = conn.run(
-        "INSERT INTO finops_budget_events (budget_id, tenant_id, event_type, severity, period_start, "
-        "threshold_generation, threshold_percent, spent, amount, percent_used, actor, source, details) "
-        "VALUES (:budget, :tenant, :type, :severity, :period_start, :generation, :threshold, :spent, :amount, "
-        ":percent, :actor, :source, CAST(:details AS jsonb)) "
-        "ON CONFLICT DO NOTHING RETURNING id",
-        budget=budget.id,
-        tenant=budget.tenant_id,
-        type=event_type,
-        severity=severity,
-        period_start=period_start,
-        generation=budget.threshold_generation if event_type != "period_rollover" else 0,
-        threshold=threshold_percent,
-        spent=spent,
-        amount=budget.amount,
-        percent=percent_used,
-        actor=actor,
-        source=source,
-        details=json.dumps(details or {}, default=str),
-    )
-    return str(rows[0][0]) if rows else None
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event for `record_events`; the arguments of `record_event`."""
-
-    budget: BudgetRecord
-    event_type: str
-    severity: str
-    source: str
-    period_start: date | None = None
-    threshold_percent: Decimal | None = None
-    spent: Decimal | None = None
-    percent_used: Decimal | None = None
-    details: dict[str, Any] | None = None
-
-
-def record_events(conn: Connection, events: Sequence[NewEvent]) -> dict[tuple[str, str], str]:
-    """`record_event` for many events (at most one per budget and type) in one statement. Returns the ids of
-    those recorded by (budget id, event type); once-per-period events already recorded are left out."""
-    if not events:
-        return {}
-    rows = conn.run(
-        "INSERT INTO finops_budget_events (budget_id, tenant_id, event_type, severity, period_start, "
-        "threshold_generation, threshold_percent, spent, amount, percent_used, actor, source, details) "
-        "SELECT budget_id, tenant_id, event_type, severity, period_start, generation, threshold, spent, amount, "
-        "percent, '', source, details FROM unnest(CAST(:budgets AS uuid[]), CAST(:tenants AS text[]), "
-        "CAST(:event_types AS text[]), CAST(:severities AS text[]), CAST(:period_starts AS date[]), "
-        "CAST(:generations AS integer[]), CAST(:thresholds AS numeric[]), CAST(:spent AS numeric[]), "
-        "CAST(:amounts AS numeric[]), CAST(:percents AS numeric[]), CAST(:sources AS text[]), "
-        "CAST(:details AS jsonb[])) AS u(budget_id, tenant_id, event_type, severity, period_start, generation, "
-        "threshold, spent, amount, percent, source, details) "
-        "ON CONFLICT DO NOTHING RETURNING id, budget_id, event_type",
-        budgets=[e.budget.id for e in events],
-        tenants=[e.budget.tenant_id for e in events],
-        event_types=[e.event_type for e in events],
-        severities=[e.severity for e in events],
-        period_starts=[e.period_start for e in events],
-        generations=[e.budget.threshold_generation if e.event_type != "period_rollover" else 0 for e in events],
-        thresholds=[e.threshold_percent for e in events],
-        spent=[e.spent for e in events],
-        amounts=[e.budget.amount for e in events],
-        percents=[e.percent_used for e in events],
-        sources=[e.source for e in events],
-        details=[json.dumps(e.details or {}, default=str) for e in events],
-    )
-    return {(str(budget_id), event_type): str(event_id) for event_id, budget_id, event_type in rows}
-
-
-def record_due_event(
-    conn: Connection,
-    budget: BudgetRecord,
-    due: DueEvent,
-    *,
-    period_start: date,
-    spent: Decimal,
-    percent: Decimal,
-    source: str,
-) -> str | None:
-    return record_event(
+    _set_columns(
         conn,
-        budget,
-        event_type=due.event_type,
-        severity=due.severity,
-        source=source,
-        period_start=period_start,
-        threshold_percent=due.threshold_percent,
-        spent=spent,
-        percent_used=percent,
+        [f.budget_id for f in forecasts],
+        forecasted_spend=("numeric", [f.expected_spend for f in forecasts]),
+        forecast_exceed_probability=(
+            "numeric",
+            [Decimal(str(f.probability)) if f.probability is not None else None for f in forecasts],
+        ),
+        forecast_breach_date=("date", [f.breach_date for f in forecasts]),
+        forecast_as_of=("timestamptz", [f.as_of for f in forecasts]),
     )
 
 
-def list_events(
-    conn: Connection, budget_id: str, *, limit: int, cursor: str | None
-) -> tuple[list[BudgetEvent], str | None]:
-    """Newest first; the cursor is the (created_at, id) of the last event of the previous page."""
-    params: dict[str, Any] = {"budget": budget_id, "limit": limit + 1}
-    after = ""
-    if cursor:
-        created_at, event_id = _decode_cursor(cursor)
-        after = " AND (created_at, id) < (:created_at, CAST(:event_id AS uuid))"
-        params.update(created_at=created_at, event_id=event_id)
-    rows = conn.run(
-        f"SELECT {_EVENT_COLUMNS} FROM finops_budget_events WHERE budget_id = :budget{after} "
-        "ORDER BY created_at DESC, id DESC LIMIT :limit",
-        **params,
-    )
-    events = [
-        BudgetEvent(
-            id=str(r[0]),
-            budget_id=str(r[1]),
-            event_type=r[2],
-            severity=r[3],
-            period_start=r[4],
-            threshold_percent=float(r[5]) if r[5] is not None else None,
-            spent=r[6],
-            amount=r[7],
-            percent_used=float(r[8]) if r[8] is not None else None,
-            actor=r[9],
-            source=r[10],
-            details=r[11] if isinstance(r[11], dict) else json.loads(r[11] or "{}"),
-            created_at=r[12],
-        )
-        for r in rows[:limit]
-    ]
-    next_cursor = _encode_cursor(rows[limit - 1][12], str(rows[limit - 1][0])) if len(rows) > limit else None
-    return events, next_cursor
-
-
-def reserved_amounts(conn: Connection, budget_ids: Sequence[str], now: datetime) -> dict[str, Decimal]:
+def _set_columns(conn: Connection, budget_ids: Sequence[str], **columns: tuple[str, Sequence[Any]]) -> None:
+    """Set columns of many budgets in one statement: each column given as (its type, one value per budget)."""
     if not budget_ids:
-        return {}
-    rows = conn.run(
-        "SELECT budget_id, sum(amount) FROM finops_budget_reservations "
-        "WHERE budget_id = ANY(CAST(:ids AS uuid[])) AND expires_at > :now GROUP BY budget_id",
-        ids=list(budget_ids),
-        now=now,
-    )
-    return {str(r[0]): Decimal(r[1]) for r in rows}
-
-
-def add_reservations(conn: Connection, amounts: dict[str, Decimal], operation_type: str, expires_at: datetime) -> None:
-    """Reserve an allowed operation's estimated cost against several budgets (each in its own currency), in one
-    statement."""
-    if not amounts:
         return
     conn.run(
-        "INSERT INTO finops_budget_reservations (budget_id, amount, operation_type, expires_at) "
-        "SELECT id, amount, :operation, :expires "
-        "FROM unnest(CAST(:ids AS uuid[]), CAST(:amounts AS numeric[])) AS r(id, amount)",
-        ids=list(amounts),
-        amounts=list(amounts.values()),
-        operation=operation_type,
-        expires=expires_at,
+        f"UPDATE finops_budgets AS b SET {', '.join(f'{column} = u.{column}' for column in columns)} FROM "
+        + unnest(id="uuid", **{column: type_ for column, (type_, _) in columns.items()})
+        + " WHERE b.id = u.id",
+        id=list(budget_ids),
+        **{column: list(values) for column, (_, values) in columns.items()},
     )
-
-
-def subscribed_topics(conn: Connection, budget_id: str) -> list[str]:
-    """The topics on which the budget has e-mail subscriptions recorded."""
-    rows = conn.run(
-        "SELECT DISTINCT topic FROM finops_budget_subscriptions WHERE budget_id = CAST(:id AS uuid)", id=budget_id
-    )
-    return sorted(str(row[0]) for row in rows)
-
-
-def purge_expired_reservations(conn: Connection, now: datetime) -> None:
-    conn.run("DELETE FROM finops_budget_reservations WHERE expires_at <= :now", now=now)
-    conn.run(
-        "DELETE FROM finops_enforcement_checks WHERE created_at < :since",
-        since=now - timedelta(hours=IDEMPOTENCY_KEY_HOURS),
-    )
-
-
-# How long an enforcement check's Idempotency-Key is remembered (a retry comes within seconds or minutes).
-IDEMPOTENCY_KEY_HOURS = 24
-
-
-@dataclass(frozen=True)
-class StoredDecision:
-    fingerprint: str
-    decision: dict[str, Any]
-
-
-def claim_idempotency_key(conn: Connection, scope: str, key: str, fingerprint: str) -> bool:
-    """Take the key for this check inside the caller's transaction; False when another check holds it (a
-    concurrent duplicate blocks here until the first commits, then finds the key taken)."""
-    rows = conn.run(
-        "INSERT INTO finops_enforcement_checks (scope, idempotency_key, fingerprint) VALUES (:scope, :key, :fp) "
-        "ON CONFLICT DO NOTHING RETURNING 1",
-        scope=scope,
-        key=key,
-        fp=fingerprint,
-    )
-    return bool(rows)
-
-
-def save_idempotent_decision(conn: Connection, scope: str, key: str, decision: dict[str, Any]) -> None:
-    conn.run(
-        "UPDATE finops_enforcement_checks SET decision = CAST(:decision AS jsonb) "
-        "WHERE scope = :scope AND idempotency_key = :key",
-        scope=scope,
-        key=key,
-        decision=json.dumps(decision),
-    )
-
-
-def idempotent_decision(conn: Connection, scope: str, key: str) -> StoredDecision | None:
-    """The decision a check with this key answered, if one did (and is still remembered)."""
-    rows = conn.run(
-        "SELECT fingerprint, decision FROM finops_enforcement_checks "
-        "WHERE scope = :scope AND idempotency_key = :key AND decision IS NOT NULL",
-        scope=scope,
-        key=key,
-    )
-    if not rows:
-        return None
-    fingerprint, decision = rows[0]
-    return StoredDecision(fingerprint, decision if isinstance(decision, dict) else json.loads(decision))
 
 
 @dataclass(frozen=True)
@@ -546,32 +326,33 @@ def upsert_spend_snapshots(conn: Connection, snapshots: Sequence[Snapshot], *, s
         return
     conn.run(
         "INSERT INTO finops_budget_spend_history (budget_id, snapshot_date, tenant_id, period_start, spent, amount, "
-        "percent_used) SELECT u.budget_id, :day, u.tenant_id, u.period_start, u.spent, u.amount, u.percent "
-        "FROM unnest(CAST(:ids AS uuid[]), CAST(:tenants AS text[]), CAST(:period_starts AS date[]), "
-        "CAST(:spent AS numeric[]), CAST(:amounts AS numeric[]), CAST(:percents AS numeric[])) "
-        "AS u(budget_id, tenant_id, period_start, spent, amount, percent) "
-        "ON CONFLICT (budget_id, snapshot_date) DO UPDATE SET spent = EXCLUDED.spent, amount = EXCLUDED.amount, "
+        "percent_used) SELECT u.budget_id, :day, u.tenant_id, u.period_start, u.spent, u.amount, u.percent FROM "
+        + unnest(
+            budget_id="uuid",
+            tenant_id="text",
+            period_start="date",
+            spent="numeric",
+            amount="numeric",
+            percent="numeric",
+        )
+        + " ON CONFLICT (budget_id, snapshot_date) DO UPDATE SET spent = EXCLUDED.spent, amount = EXCLUDED.amount, "
         "percent_used = EXCLUDED.percent_used, period_start = EXCLUDED.period_start, recorded_at = now()",
         day=snapshot_date,
-        ids=[s.budget.id for s in snapshots],
-        tenants=[s.budget.tenant_id for s in snapshots],
-        period_starts=[s.period_start for s in snapshots],
+        budget_id=[s.budget.id for s in snapshots],
+        tenant_id=[s.budget.tenant_id for s in snapshots],
+        period_start=[s.period_start for s in snapshots],
         spent=[s.spent for s in snapshots],
-        amounts=[s.budget.amount for s in snapshots],
-        percents=[s.percent for s in snapshots],
+        amount=[s.budget.amount for s in snapshots],
+        percent=[s.percent for s in snapshots],
     )
 
 
-def _encode_cursor(created_at: datetime, event_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{event_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created_at, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created_at), str(uuid.UUID(event_id))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidRequest("not a cursor returned by this endpoint", field="cursor") from error
+def subscribed_topics(conn: Connection, budget_id: str) -> list[str]:
+    """The topics on which the budget has e-mail subscriptions recorded."""
+    rows = named_rows(
+        conn, "SELECT DISTINCT topic FROM finops_budget_subscriptions WHERE budget_id = CAST(:id AS uuid)", id=budget_id
+    )
+    return sorted(str(row["topic"]) for row in rows)
 
 
 def _domain_error(error: DatabaseError) -> Exception:

@@ -89,8 +89,10 @@ def apply_migrations(client: Client, database: str, sql_dir: Path, *, cluster: s
         + " ORDER BY version"
     )
     applied = {
-        row[0]: row[1]
-        for row in client.query(f"SELECT version, checksum FROM {_identifier(database)}.{MIGRATIONS_TABLE}").result_rows
+        row["version"]: row["checksum"]
+        for row in client.query(
+            f"SELECT version, checksum FROM {_identifier(database)}.{MIGRATIONS_TABLE}"
+        ).named_results()
     }
     done = []
     previous_database, client.database = client.database, database  # the files use unqualified names

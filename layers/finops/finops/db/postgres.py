@@ -30,6 +30,21 @@ _connection: pg8000.native.Connection | None = None
 _FILE_PATTERN = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
+def named_rows(conn: pg8000.native.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of a statement keyed by column name (pg8000's native rows are lists, read by position otherwise):
+    stores map them to typed rows by name, so a column added or moved in a SELECT cannot shift another."""
+    rows = conn.run(sql, **params)
+    names = [column["name"] for column in conn.columns or ()]
+    return [dict(zip(names, row, strict=True)) for row in rows or ()]
+
+
+def unnest(**column_types: str) -> str:
+    """`unnest(CAST(:a AS type[]), ...) AS u(a, ...)`: array parameters named like the columns, one element a row,
+    so many rows are written in one statement (`unnest(id="uuid", spent="numeric")`, then `id=[...], spent=[...]`)."""
+    arrays = ", ".join(f"CAST(:{column} AS {type_}[])" for column, type_ in column_types.items())
+    return f"unnest({arrays}) AS u({', '.join(column_types)})"
+
+
 @contextlib.contextmanager
 def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
     """One transaction on `conn`: committed when the block ends, rolled back when it raises."""
@@ -40,6 +55,19 @@ def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connec
         conn.run("ROLLBACK")
         raise
     conn.run("COMMIT")
+
+
+@contextlib.contextmanager
+def savepoint(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
+    """A savepoint in the caller's transaction: released when the block ends, rolled back to when it raises (the
+    error goes on; what the transaction did before the block stays)."""
+    conn.run("SAVEPOINT step")
+    try:
+        yield conn
+    except BaseException:
+        conn.run("ROLLBACK TO SAVEPOINT step")
+        raise
+    conn.run("RELEASE SAVEPOINT step")
 
 
 def get_connection() -> pg8000.native.Connection:
@@ -134,7 +162,10 @@ def apply_migrations(connection: pg8000.native.Connection, sql_dir: Path) -> lis
     )
     connection.run("SELECT pg_advisory_lock(4242)")  # two starters racing apply each file once
     try:
-        applied = {row[0]: row[1] for row in connection.run("SELECT version, checksum FROM schema_migrations")}
+        applied = {
+            row["version"]: row["checksum"]
+            for row in named_rows(connection, "SELECT version, checksum FROM schema_migrations")
+        }
         done = []
         for path in sorted(sql_dir.glob("*.sql")):
             match = _FILE_PATTERN.match(path.name)
