@@ -346,11 +346,13 @@ def measure_planning(client: Any, tenant: str, today: date, *, samples: int = 40
     plain_sql, params = effective_rows([tenant], start, today, imported=index)
     full_sql, _ = effective_rows([tenant], start, today, imported=ImportedCurrencies({tenant: frozenset({"EUR"})}))
     daily = "SELECT day, sum(reported_cost) FROM ({rows}) GROUP BY day ORDER BY day"
+    plain = (
+        "SELECT charge_period_start, sum(billed_cost) FROM cost_facts FINAL WHERE tenant_id IN {tenants:Array(String)} "
+        "AND charge_period_start BETWEEN {d0:Date} AND {d1:Date} GROUP BY 1 ORDER BY 1"
+    )
     queries = {
-        "plain read of the facts (cost_facts FINAL, no live part)": (
-            "SELECT charge_period_start, sum(billed_cost) FROM cost_facts FINAL WHERE tenant_id IN {tenants:Array(String)} "
-            "AND charge_period_start BETWEEN {d0:Date} AND {d1:Date} GROUP BY 1 ORDER BY 1"
-        ),
+        "plain read of the facts (cost_facts FINAL, no live part), planned only": "EXPLAIN PLAN " + plain,
+        "plain read of the facts (cost_facts FINAL, no live part)": plain,
         "the call's one query (telemetry: facts + live + surplus copies), planned only": (
             "EXPLAIN PLAN " + daily.format(rows=plain_sql)
         ),
