@@ -6,8 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from finops.anomalies.models import AcknowledgeRequest, AnomalyOut
 from finops.anomalies.review import acknowledge
-from finops.api import Caller, api_handler, make_resolver
-from finops.db.clickhouse import ClickHouse
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 
 router = Router()
 

@@ -10,12 +10,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from finops.anomalies.detection import AnomalyMethod
 from finops.anomalies.models import AnomaliesResponse
 from finops.anomalies.review import list_anomalies
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
 from finops.costs.params import make_scope
-from finops.db.clickhouse import ClickHouse
 from finops.models.common import ApiDate, Category, TenantId
-from finops.settings import get_settings
 
 router = Router()
 
@@ -33,7 +31,7 @@ def anomalies(
     direction: Annotated[Literal["up", "down"] | None, Query()] = None,
 ) -> AnomaliesResponse:
     principal.require(Permission.READ_COSTS, tenant_id)
-    scope = make_scope(tenant_id, from_, to, max_days=get_settings().max_query_days)
+    scope = make_scope(tenant_id, from_, to)
     return list_anomalies(
         client,
         tenant_id,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
 from finops.costs import params
 from finops.costs.explorer import get_summary
 from finops.costs.models import SummaryResponse
-from finops.db.clickhouse import ClickHouse
 from finops.models.common import CURRENCY
 
 router = Router()

@@ -8,13 +8,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import Caller, api_handler, make_resolver, route_responses
+from finops.api import Caller, ClickHouse, api_handler, make_resolver, route_responses
 from finops.auth import Permission
 from finops.costs import params
 from finops.costs.explorer import CSV_MEDIA_TYPE, costs_as_csv, csv_attachment, get_costs
 from finops.costs.models import CostsResponse
 from finops.costs.queries import Dimension, Granularity
-from finops.db.clickhouse import ClickHouse
 from finops.focus.service import export_focus_file
 from finops.models.common import CURRENCY
 

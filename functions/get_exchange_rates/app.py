@@ -8,10 +8,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.currencies.models import ExchangeRatesResponse
 from finops.currencies.rates import exchange_rates_response, load_exchange_rates
-from finops.db.clickhouse import ClickHouse
 from finops.models.common import ApiDate
 
 router = Router()

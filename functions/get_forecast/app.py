@@ -7,9 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
-from finops.db.clickhouse import ClickHouse
 from finops.forecasting.engine import Method
 from finops.forecasting.models import ForecastResponse
 from finops.forecasting.spend import get_forecast

@@ -8,10 +8,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.costs.models import RateCardResponse
 from finops.costs.rate_card import current_rate_card, rate_card_response
-from finops.db.clickhouse import ClickHouse
 from finops.models.common import ApiDate
 
 router = Router()

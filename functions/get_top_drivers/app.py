@@ -7,12 +7,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
 from finops.costs import params
 from finops.costs.explorer import get_top_drivers
 from finops.costs.models import TopDriversResponse
-from finops.db.clickhouse import ClickHouse
 from finops.models.common import CURRENCY
 
 router = Router()

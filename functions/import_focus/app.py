@@ -8,8 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from finops.api import CSV, Caller, api_handler, make_resolver, route_responses
-from finops.db.clickhouse import ClickHouse
+from finops.api import CSV, Caller, ClickHouse, api_handler, make_resolver, route_responses
 from finops.focus.models import ColumnName, ImportResult
 from finops.focus.service import import_http_body, import_target
 from finops.models.common import TenantId

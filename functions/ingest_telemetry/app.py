@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.budgets.realtime import evaluate_after_ingest
 from finops.costs.ingest import ingest
 from finops.costs.models import IngestResult, TelemetryBatch
 from finops.costs.rate_card import current_rate_card
-from finops.db.clickhouse import ClickHouse
 from finops.observability import add_count
 
 router = Router()

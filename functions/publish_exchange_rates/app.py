@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
 from finops.currencies.models import ExchangeRatesResponse, PublishExchangeRatesRequest
 from finops.currencies.rates import publish_exchange_rates
-from finops.db.clickhouse import ClickHouse
 
 router = Router()
 

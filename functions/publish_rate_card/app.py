@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
 from finops.costs.models import PublishRateCardRequest, RateCardResponse
 from finops.costs.rate_card import publish_rate_card
-from finops.db.clickhouse import ClickHouse
 
 router = Router()
 

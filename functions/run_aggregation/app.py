@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import Caller, api_handler, make_resolver
+from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
 from finops.costs.aggregation import run_aggregation
 from finops.costs.models import AggregateRequest, AggregateResponse
-from finops.db.clickhouse import ClickHouse
 
 router = Router()
 

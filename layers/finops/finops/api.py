@@ -25,9 +25,11 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from clickhouse_connect.driver.client import Client
 from pydantic import BaseModel, Field
 
 from finops.auth import Principal, principal_from_claims
+from finops.db.clickhouse import get_client
 from finops.db.faults import as_invalid_request, as_unavailable
 from finops.errors import FinOpsError, ServiceUnavailable
 from finops.observability import Handler, add_count, instrumented, logger
@@ -143,13 +145,6 @@ def caller(request: Request) -> Principal:
     return _principal_of(event)
 
 
-def current_principal(app: APIGatewayHttpResolver | Router) -> Principal:
-    """Deprecated: handlers declare `principal: Caller` instead (removed once every handler does)."""
-    event = app.current_event
-    assert isinstance(event, APIGatewayProxyEventV2)
-    return _principal_of(event)
-
-
 def _principal_of(event: APIGatewayProxyEventV2) -> Principal:
     principal = principal_from_claims(event.request_context.authorizer.jwt_claim)
     logger.append_keys(tenant_id=principal.tenant_id, roles=sorted(r.value for r in principal.roles))
@@ -161,6 +156,8 @@ Caller = Annotated[Principal, Depends(caller)]
 # A handler's parameter `settings: ServiceSettings` receives the container's settings (tests swap `get_settings`).
 # Here, not in settings.py: Depends comes with Powertools' event_handler package, which scheduled functions skip.
 ServiceSettings = Annotated[Settings, Depends(get_settings)]
+# A handler's parameter `client: ClickHouse` receives the container's ClickHouse client (tests swap `get_client`).
+ClickHouse = Annotated[Client, Depends(get_client)]
 
 
 def model_response(model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:

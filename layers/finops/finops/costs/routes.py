@@ -7,12 +7,11 @@ from typing import Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from finops.api import Caller
+from finops.api import Caller, ClickHouse
 from finops.auth import Permission
 from finops.costs import params
 from finops.costs.explorer import get_breakdown
 from finops.costs.models import BreakdownResponse
-from finops.db.clickhouse import ClickHouse
 from finops.models.common import CURRENCY
 
 BreakdownDimension = Literal["model", "region", "service"]

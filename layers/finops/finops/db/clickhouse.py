@@ -11,10 +11,9 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import clickhouse_connect
-from aws_lambda_powertools.event_handler.depends import Depends
 from clickhouse_connect.driver.client import Client
 
 from finops.settings import get_settings
@@ -32,10 +31,6 @@ def get_client() -> Client:
             if _client is None:
                 _client = connect(database=get_settings().clickhouse_database)
     return _client
-
-
-# A handler's parameter `client: ClickHouse` receives the container's client.
-ClickHouse = Annotated[Client, Depends(get_client)]
 
 
 def connect(database: str | None = None) -> Client:
