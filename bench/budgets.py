@@ -812,6 +812,22 @@ def render(result: BudgetResult) -> list[str]:
             f"{median([c.p50 for c in warms]):.1f} ms; the rest is Powertools, validation and the reply."
         )
         w("")
+    if any(not c.passed for c in result.checks):
+        w(
+            "**What limits it.** A miss is one spend query: the budget's tenant over its period through "
+            "`effective_rows`, the same one-query union of facts, live rows and surplus copies as the cost "
+            "endpoints, whose query analysis alone takes most of a small call on this engine (section 3, the "
+            "planning table). The warm path is PostgreSQL's: a connection check, the budget rows locked, the "
+            "reservations read, the evaluation written when it changed, the reservation added and a synchronous "
+            "commit. **What was tried.** Spend is read with no lock held and the decision is made under the lock "
+            "(the trust work of issue 7); a per-container cache (SPEND_CACHE_SECONDS) makes a service checking "
+            "before each request hit the warm path; the facts are read without `FINAL`. Not built: the pre-aggregated "
+            "period spend the issue suggests (one small query per miss). Keeping it exact needs every writer of spend "
+            "to maintain it: the ingestion's view, the surplus copies of re-sent events, re-pricing (an "
+            "`ALTER ... UPDATE`, which feeds no materialized view) and each FOCUS import that replaces a slice of a "
+            "bill; a change to the write path as large as the intraday rollup was."
+        )
+        w("")
     w("### The daily budget check")
     w("")
     w(
@@ -851,6 +867,20 @@ def render(result: BudgetResult) -> list[str]:
             "`finops.forecasting.engine.forecast_horizons`, once per series for every period length its budgets "
             "need); the spend and series queries read the live rollup through `effective_rows` (the budget code "
             "queries 100 tenants at a time)."
+        )
+        w("")
+    if any(not d.passed for d in everything):
+        w(
+            "**What limits it.** The three parts in the table: the spend queries (one per 100 tenants, each the "
+            "effective-rows union over up to a year of facts), the forecasts (numpy, one per distinct series and "
+            "period length, in this one process) and PostgreSQL's writes; at 100,000 budgets each of them alone is "
+            "over the target. **What was tried.** Spend is read in segments per tenant (not a column per distinct "
+            "range, which grew with the budgets' start dates), in batches of tenants; forecasts are made once per "
+            "distinct series and horizon and only for budgets that could plausibly exceed; the writes go in chunks of "
+            "200 budgets, one transaction and one statement per kind of row each, redone budget by budget (a "
+            "savepoint each) only when a chunk fails; "
+            "the facts are read without `FINAL`. Not tried: forecasting in parallel processes (a Lambda function "
+            "has up to 6 vCPUs; this machine has 2), and the pre-aggregated period spend (above)."
         )
         w("")
     if (b := result.burst) is not None:
