@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from finops.db.postgres import named_rows
+
 if TYPE_CHECKING:
     import pg8000.native
 
@@ -22,16 +24,9 @@ if TYPE_CHECKING:
 Row = TypeVar("Row")
 
 
-def _rows(conn: pg8000.native.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
-    """The rows of a statement as {column name: value}."""
-    rows = conn.run(sql, **params)
-    names = [column["name"] for column in conn.columns or []]
-    return [dict(zip(names, row, strict=True)) for row in rows]
-
-
 def _first(row_type: type[Row], conn: pg8000.native.Connection, sql: str, **params: Any) -> Row | None:
     """The first row of a statement as a `row_type` (its fields named as the columns), or None."""
-    rows = _rows(conn, sql, **params)
+    rows = named_rows(conn, sql, **params)
     return row_type(**rows[0]) if rows else None
 
 
@@ -161,7 +156,7 @@ def record_failure(
 
 def pending_messages(conn: pg8000.native.Connection) -> int:
     """Messages not yet published nor dead."""
-    rows = _rows(
+    rows = named_rows(
         conn,
         "SELECT count(*) AS pending FROM finops_notification_outbox "
         "WHERE kind = 'message' AND published_at IS NULL AND dead_at IS NULL",
@@ -224,7 +219,7 @@ class OutboxHealth:
 
 def outbox_health(conn: pg8000.native.Connection, now: datetime) -> OutboxHealth:
     """What the alarms watch: how much waits, for how long, and how much was parked as dead."""
-    row = _rows(
+    row = named_rows(
         conn,
         "SELECT count(*) FILTER (WHERE published_at IS NULL AND dead_at IS NULL) AS pending, "
         "min(created_at) FILTER (WHERE published_at IS NULL AND dead_at IS NULL) AS oldest, "
@@ -252,7 +247,7 @@ def budget_emails(conn: pg8000.native.Connection, budget_id: str, topic: str) ->
     """The addresses the budget mails on `topic` now: none once it is deleted (or gone). The budgets domain's
     table, read when a subscription request is done so the newest state of the budget wins."""
     column = "notify_emails" if topic == "alerts" else "admin_emails"
-    rows = _rows(
+    rows = named_rows(
         conn,
         f"SELECT {column} AS emails FROM finops_budgets WHERE id = CAST(:id AS uuid) AND deleted_at IS NULL",
         id=budget_id,
@@ -264,7 +259,7 @@ def budget_subscriptions(conn: pg8000.native.Connection, budget_id: str) -> list
     """A budget's subscriptions on every topic, by topic and address."""
     return [
         Subscription(**row)
-        for row in _rows(
+        for row in named_rows(
             conn,
             "SELECT budget_id, topic, email, subscription_arn FROM finops_budget_subscriptions "
             "WHERE budget_id = CAST(:budget AS uuid) ORDER BY topic, email",
@@ -277,7 +272,7 @@ def address_subscriptions(conn: pg8000.native.Connection, topic: str, email: str
     """Every budget's subscription of one address on one topic (they share one SNS subscription)."""
     return [
         Subscription(**row)
-        for row in _rows(
+        for row in named_rows(
             conn,
             "SELECT budget_id, topic, email, subscription_arn FROM finops_budget_subscriptions "
             "WHERE topic = :topic AND email = :email",
