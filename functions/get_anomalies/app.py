@@ -12,8 +12,8 @@ from finops.anomalies.models import AnomaliesResponse
 from finops.anomalies.review import list_anomalies
 from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
-from finops.costs.params import make_scope
-from finops.models.common import ApiDate, Category, TenantId
+from finops.costs import params
+from finops.models.common import Category
 
 router = Router()
 
@@ -22,16 +22,16 @@ router = Router()
 def anomalies(
     principal: Caller,
     client: ClickHouse,
-    tenant_id: Annotated[TenantId, Query(alias="tenantId")],
-    from_: Annotated[ApiDate, Query(alias="from", description="First day (UTC), inclusive")],
-    to: Annotated[ApiDate, Query(description="Last day (UTC), inclusive")],
+    tenant_id: params.Tenant,
+    from_: params.From,
+    to: params.To,
     severity: Annotated[Literal["low", "medium", "high"] | None, Query()] = None,
     category: Annotated[Category | None, Query()] = None,
     method: Annotated[AnomalyMethod, Query()] = "auto",
     direction: Annotated[Literal["up", "down"] | None, Query()] = None,
 ) -> AnomaliesResponse:
     principal.require(Permission.READ_COSTS, tenant_id)
-    scope = make_scope(tenant_id, from_, to)
+    scope = params.make_scope(tenant_id, from_, to)
     return list_anomalies(
         client,
         tenant_id,
