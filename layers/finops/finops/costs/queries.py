@@ -63,9 +63,7 @@ _KEY = "tenant_id, day, service_category, service_subcategory, model, region_id,
 _METER_NAMES = "[" + ", ".join(f"'{m.name}'" for m in METERS) + "]"
 _METER_UNITS = "[" + ", ".join(f"'{m.pricing_unit}'" for m in METERS) + "]"
 
-# Telemetry: facts, live rows and surplus copies in one read of each table, grouped by fact key. A key's fact row is
-# its newest version (ReplacingMergeTree(aggregated_at) as FINAL would pick it, but inside this GROUP BY: FINAL made
-# the engine merge the table's parts by sort key before grouping, about half of the facts' read time). Its live rows
+# Telemetry: facts, live rows and surplus copies in one read of each table, grouped by fact key: a key's live rows
 # (less the surplus copies of re-sent events, finops.costs.ingest) count when they were ingested after its fact row's
 # cut-off (all of them without a fact row). Each table is read once: a second read of cost_facts could see another
 # version of a row than the first and count its events twice. Which of the tables a concurrent aggregation touched
@@ -78,31 +76,31 @@ _METER_UNITS = "[" + ", ".join(f"'{m.pricing_unit}'" for m in METERS) + "]"
 # so until its day is aggregated such a copy's quantity counts twice).
 _TELEMETRY_ROWS = f"""
 SELECT {_KEY}, '{TELEMETRY_SOURCE}' AS source, 'Usage' AS charge_category, 'USD' AS billing_currency,
-       fact.1 + arraySum(arrayMap(x -> x.2, arrayFilter(x -> x.1 > fact.3, live))) AS billed_cost,
+       fact_cost + arraySum(arrayMap(x -> x.2, arrayFilter(x -> x.1 > cut, live))) AS billed_cost,
        billed_cost AS effective_cost, billed_cost AS list_cost,
        transform(toString(service_subcategory), {_METER_NAMES}, {_METER_UNITS}, '') AS pricing_unit,
-       fact.2 + arraySum(arrayMap(x -> x.3, arrayFilter(x -> x.1 > fact.3, live))) AS pricing_quantity
+       fact_quantity + arraySum(arrayMap(x -> x.3, arrayFilter(x -> x.1 > cut, live))) AS pricing_quantity
 FROM (
-    SELECT {_KEY}, argMaxIf((fact_cost, fact_quantity, cut), version, version > 0) AS fact,
+    SELECT {_KEY}, sum(fact_cost) AS fact_cost, sum(fact_quantity) AS fact_quantity, max(cut) AS cut,
            groupArrayIf((ingested_us, live_cost, live_quantity), ingested_us > 0) AS live
     FROM (
         SELECT tenant_id, charge_period_start AS day, service_category, service_subcategory, model, region_id,
                service_name, billed_cost AS fact_cost, toDecimal128(consumed_quantity, 12) AS fact_quantity,
-               toUnixTimestamp64Micro(events_through) AS cut, toUnixTimestamp64Micro(aggregated_at) AS version,
-               toInt64(0) AS ingested_us, toDecimal128(0, 12) AS live_cost, toDecimal128(0, 12) AS live_quantity
-        FROM cost_facts
+               toUnixTimestamp64Micro(events_through) AS cut, toInt64(0) AS ingested_us,
+               toDecimal128(0, 12) AS live_cost, toDecimal128(0, 12) AS live_quantity
+        FROM cost_facts FINAL
         WHERE tenant_id IN {{tenants:Array(String)}} AND charge_period_start BETWEEN {{d0:Date}} AND {{d1:Date}}
           AND {_CATEGORY_FILTER}
         UNION ALL
         SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-               toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toInt64(0), toUnixTimestamp64Micro(ingested_at),
+               toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
                billed_cost, toDecimal128(consumed_quantity, 12)
         FROM cost_live
         WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
           AND {_CATEGORY_FILTER}
         UNION ALL
         SELECT tenant_id, usage_date, service_category, service_subcategory, model, region_id, service_name,
-               toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toInt64(0), toUnixTimestamp64Micro(ingested_at),
+               toDecimal128(0, 12), toDecimal128(0, 12), toInt64(0), toUnixTimestamp64Micro(ingested_at),
                -billed_cost, toDecimal128(0, 12)
         FROM cost_live_duplicates FINAL
         WHERE tenant_id IN {{tenants:Array(String)}} AND usage_date BETWEEN {{d0:Date}} AND {{d1:Date}}
