@@ -269,7 +269,7 @@ def render(result: AnalyticsResult) -> list[str]:
             "**What limits it.** The call's one ClickHouse query (the tenant's daily spend over the history, through "
             "the same effective-rows union as the cost endpoints: its query analysis is most of it, see section 3's "
             "planning table); forecasting itself takes a few milliseconds. **What was tried.** One query per call, "
-            "the live spend from the intraday rollup, the facts without `FINAL`; the forecast flow runs each "
+            "the live spend from the intraday rollup; the forecast flow runs each "
             "candidate method once."
         )
         w("")

@@ -821,7 +821,8 @@ def render(result: BudgetResult) -> list[str]:
             "reservations read, the evaluation written when it changed, the reservation added and a synchronous "
             "commit. **What was tried.** Spend is read with no lock held and the decision is made under the lock "
             "(the trust work of issue 7); a per-container cache (SPEND_CACHE_SECONDS) makes a service checking "
-            "before each request hit the warm path; the facts are read without `FINAL`. Not built: the pre-aggregated "
+            "before each request hit the warm path; reading the facts without `FINAL` was tried and reverted (section "
+            "3). Not built: the pre-aggregated "
             "period spend the issue suggests (one small query per miss). Keeping it exact needs every writer of spend "
             "to maintain it: the ingestion's view, the surplus copies of re-sent events, re-pricing (an "
             "`ALTER ... UPDATE`, which feeds no materialized view) and each FOCUS import that replaces a slice of a "
@@ -878,8 +879,8 @@ def render(result: BudgetResult) -> list[str]:
             "range, which grew with the budgets' start dates), in batches of tenants; forecasts are made once per "
             "distinct series and horizon and only for budgets that could plausibly exceed; the writes go in chunks of "
             "200 budgets, one transaction and one statement per kind of row each, redone budget by budget (a "
-            "savepoint each) only when a chunk fails; "
-            "the facts are read without `FINAL`. Not tried: forecasting in parallel processes (a Lambda function "
+            "savepoint each) only when a chunk fails. "
+            "Not tried: forecasting in parallel processes (a Lambda function "
             "has up to 6 vCPUs; this machine has 2), and the pre-aggregated period spend (above)."
         )
         w("")
