@@ -9,10 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from finops.api import Caller, ClickHouse, api_handler, make_resolver
 from finops.auth import Permission
+from finops.costs import params
 from finops.forecasting.engine import Method
 from finops.forecasting.models import ForecastResponse
 from finops.forecasting.spend import get_forecast
-from finops.models.common import CURRENCY, ApiDate, Category, CurrencyCode, TenantId
+from finops.models.common import CURRENCY, ApiDate, Category
 
 router = Router()
 
@@ -21,7 +22,7 @@ router = Router()
 def forecast(
     principal: Caller,
     client: ClickHouse,
-    tenant_id: Annotated[TenantId, Query(alias="tenantId")],
+    tenant_id: params.Tenant,
     horizon_days: Annotated[int, Query(alias="horizonDays", ge=1, le=365)] = 30,
     history_days: Annotated[int, Query(alias="historyDays", ge=14, le=730)] = 90,
     method: Annotated[Method, Query()] = "auto",
@@ -29,7 +30,7 @@ def forecast(
     as_of: Annotated[
         ApiDate | None, Query(alias="asOf", description="Default today (UTC); history ends the day before")
     ] = None,
-    currency: Annotated[CurrencyCode, Query(description="The reply's currency (ISO 4217), default USD")] = CURRENCY,
+    currency: params.Currency = CURRENCY,
 ) -> ForecastResponse:
     principal.require(Permission.READ_COSTS, tenant_id)
     return get_forecast(

@@ -2,6 +2,7 @@
 
 import json
 import random
+import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -203,6 +204,10 @@ def test_acknowledging_is_tenant_scoped_and_unknown_ids_are_404(clickhouse, api)
     assert acknowledge(api, anomaly_id, auth=claims("globex", "admin"))[0] == 404
     assert acknowledge(api, "00000000-0000-4000-8000-000000000000")[0] == 404
     assert acknowledge(api, "nope")[0] == 404
+    # The tenant's own id with its day forged to year 1 or past year 9999: unknown, not a 500.
+    number = uuid.UUID(anomaly_id).int & ~(((1 << 22) - 1) << 40)
+    for ordinal in (1, 4_000_000):
+        assert acknowledge(api, str(uuid.UUID(int=number | ordinal << 40)))[0] == 404
     assert acknowledge(api, anomaly_id, auth=None)[0] == 401
     assert get(api, auth=claims("globex", "user"))[0] == 403
 

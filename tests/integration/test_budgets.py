@@ -1,5 +1,6 @@
 """Budgets end to end in-process: CRUD, validation, tenancy, status, enforcement, events, the daily check."""
 
+import base64
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -230,6 +231,11 @@ def test_patch_needs_the_current_version_and_a_stale_one_changes_nothing(stack, 
     assert status == 200 and updated["version"] == 2 and updated["amount"] == 250
     status, body, _ = api("update_budget", "PATCH", path, auth=ADMIN, body={"amount": 999, "version": 1})
     assert status == 412
+    for not_a_version in ('"²"', '"' + "9" * 5000 + '"'):  # digits int() refuses: a 422, not a 500
+        status, body, _ = api(
+            "update_budget", "PATCH", path, auth=ADMIN, body={"amount": 999}, headers={"If-Match": not_a_version}
+        )
+        assert status == 422 and body["errors"][0]["loc"] == ["header", "If-Match"]
     assert api("get_budget", "GET", path, auth=USER)[1]["amount"] == 250
     from local.lambda_runtime import LambdaContext, decode_body, http_api_event, load_function
 
@@ -507,6 +513,10 @@ def test_audit_trail_is_newest_first_and_paged(stack, api):
     status, body, _ = api(
         "list_budget_events", "GET", f"{B}/budgets/{bid}/events", auth=USER, query={"cursor": "nonsense"}
     )
+    assert status == 422 and body["errors"][0]["loc"][-1] == "cursor"
+    # A forged cursor at the calendar's edge (year 1 at +14:00 is before year 1 in UTC) is refused, not a 500.
+    edge = base64.urlsafe_b64encode(f"0001-01-01T00:00:00+14:00|{bid}".encode()).decode()
+    status, body, _ = api("list_budget_events", "GET", f"{B}/budgets/{bid}/events", auth=USER, query={"cursor": edge})
     assert status == 422 and body["errors"][0]["loc"][-1] == "cursor"
 
 

@@ -46,3 +46,16 @@ def test_a_model_is_built_by_field_name(clickhouse: Any) -> None:
     )
     [entry] = typed_rows(clickhouse, RateCardEntry, sql)
     assert (entry.version, entry.meter, entry.unit_price, entry.source) == (3, "gb_hours", Decimal("0.0001"), "")
+    # Every field as a column, in the model's order (the order a NamedTuple is built in): still built by keyword.
+    columns = (
+        "3 AS version, toDate('2026-03-01') AS effective_from, 'gb_hours' AS meter, '*' AS price_key, "
+        "toDecimal128('0.0001', 12) AS unit_price, 'GB-hour' AS pricing_unit, 'seed' AS source"
+    )
+    assert typed_rows(clickhouse, RateCardEntry, f"SELECT {columns}")[0].source == "seed"
+    # A model ignores an unknown key by itself: the column must still fail loudly, not vanish.
+    with pytest.raises(TypeError):
+        typed_rows(clickhouse, RateCardEntry, sql.replace("AS version", "AS versoin"))
+
+
+def test_an_empty_result_is_no_rows(clickhouse: Any) -> None:
+    assert typed_rows(clickhouse, DayCost, SQL + " WHERE 0") == []

@@ -16,6 +16,7 @@ from finops.budgets.models import EnforcementCheck
 from finops.budgets.service import Budgets
 from finops.budgets.spend import SpendReader
 from finops.db import postgres as postgres_db
+from tests.conftest import claims
 from tests.integration.test_budgets import SYSTEM, B, check, create, event_types, spend
 
 AI = "ai_generation"
@@ -26,12 +27,12 @@ def stack(clickhouse, postgres):
     return clickhouse, postgres
 
 
-def keyed_check(api, budget_id: str, key: str | None, estimate: float = 6) -> tuple[int, Any]:
+def keyed_check(api, budget_id: str, key: str | None, estimate: float = 6, auth: Any = SYSTEM) -> tuple[int, Any]:
     status, body, _ = api(
         "check_budget_enforcement",
         "POST",
         f"{B}/budgets/{budget_id}/check-enforcement",
-        auth=SYSTEM,
+        auth=auth,
         body={"operationType": AI, "estimatedCostUsd": estimate},
         headers={"Idempotency-Key": key} if key else None,
     )
@@ -67,6 +68,24 @@ def test_a_key_is_scoped_to_its_route_target(stack, api, postgres):
     assert keyed_check(api, one["id"], "same-key")[1]["allowed"] is True
     assert keyed_check(api, two["id"], "same-key")[1]["allowed"] is True
     assert reservations(postgres, one["id"]) == reservations(postgres, two["id"]) == [Decimal(6)]
+
+
+def test_a_key_never_answers_for_a_budget_the_caller_may_not_check(stack, api, postgres):
+    """Found by review: the stored decision was replayed before the caller was checked."""
+    _, budget, _ = create(api)
+    spend(api, 90)
+    assert keyed_check(api, budget["id"], "acme-op-1")[1]["allowed"] is True
+    globex_admin = claims("globex", "admin")
+    assert keyed_check(api, budget["id"], "acme-op-1", auth=globex_admin)[0] == 404
+    assert keyed_check(api, budget["id"], "acme-op-1", estimate=1, auth=globex_admin)[0] == 404
+
+
+def test_a_retry_is_the_same_check_however_the_budget_id_is_spelled(stack, api, postgres):
+    _, budget, _ = create(api)
+    spend(api, 90)
+    first = keyed_check(api, budget["id"], "spelled-1")
+    assert keyed_check(api, budget["id"].upper(), "spelled-1") == first
+    assert reservations(postgres, budget["id"]) == [Decimal(6)]
 
 
 def test_a_malformed_idempotency_key_is_422(stack, api):

@@ -213,6 +213,15 @@ def test_clickhouse_unreachable(clickhouse, postgres, api, monkeypatch):
     assert api("get_costs", "GET", COSTS, auth=ADMIN, query=RANGE)[1]["total"] == 9
 
 
+def test_a_request_refused_for_its_caller_is_403_even_with_clickhouse_down(clickhouse, api, monkeypatch):
+    # The handler's client connects on first use, after the caller is checked: a refusal never depends on ClickHouse.
+    use_clickhouse_at(monkeypatch, f"http://127.0.0.1:{closed_port()}")
+    other_tenant = {**RANGE, "tenantId": "globex"}
+    assert api("get_costs", "GET", COSTS, auth=ADMIN, query=other_tenant)[0] == 403
+    assert api("get_costs_by_model", "GET", COSTS + "/by-model", auth=ADMIN, query=other_tenant)[0] == 403
+    assert api("get_costs", "GET", COSTS, auth=ADMIN, query=RANGE)[0] == 503
+
+
 def test_clickhouse_that_never_answers_is_503_within_the_query_timeout(clickhouse, api, monkeypatch, black_hole):
     use_clickhouse_at(
         monkeypatch,

@@ -29,7 +29,7 @@ from clickhouse_connect.driver.client import Client
 from pydantic import BaseModel, Field
 
 from finops.auth import Principal, principal_from_claims
-from finops.db.clickhouse import get_client
+from finops.db.clickhouse import lazy_client
 from finops.db.faults import as_invalid_request, as_unavailable
 from finops.errors import FinOpsError, ServiceUnavailable
 from finops.observability import Handler, add_count, instrumented, logger
@@ -156,8 +156,9 @@ Caller = Annotated[Principal, Depends(caller)]
 # A handler's parameter `settings: ServiceSettings` receives the container's settings (tests swap `get_settings`).
 # Here, not in settings.py: Depends comes with Powertools' event_handler package, which scheduled functions skip.
 ServiceSettings = Annotated[Settings, Depends(get_settings)]
-# A handler's parameter `client: ClickHouse` receives the container's ClickHouse client (tests swap `get_client`).
-ClickHouse = Annotated[Client, Depends(get_client)]
+# A handler's parameter `client: ClickHouse` receives the container's ClickHouse client, connected on first use (after
+# the handler checked the caller); tests swap `lazy_client`.
+ClickHouse = Annotated[Client, Depends(lazy_client)]
 
 
 def model_response(model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:

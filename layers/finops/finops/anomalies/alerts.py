@@ -10,7 +10,7 @@ from pg8000.native import Connection
 
 from finops.anomalies.models import AnomalyOut
 from finops.notifications.messages import OutboxMessage, build_message, fit_subject, to_json_safe
-from finops.notifications.outbox import enqueue
+from finops.notifications.outbox import Notification, enqueue_many
 
 EVENT_TYPE = "anomaly"
 SEVERITY = "critical"  # only high-severity anomalies are sent
@@ -55,15 +55,10 @@ def compose_anomaly_alert(anomaly: AnomalyOut) -> OutboxMessage:
 
 
 def enqueue_anomaly_alerts(conn: Connection, anomalies: Sequence[AnomalyOut]) -> int:
-    """Queue one alert per anomaly (a no-op for anomalies already queued); the caller commits and publishes."""
-    for anomaly in anomalies:
-        enqueue(
-            conn,
-            compose_anomaly_alert(anomaly),
-            event_id=anomaly.id,
-            tenant_id=anomaly.tenant_id,
-            budget_id=None,
-            event_type=EVENT_TYPE,
-            severity=SEVERITY,
-        )
+    """Queue one alert per anomaly in one statement (a no-op for anomalies already queued); the caller commits and
+    publishes."""
+    enqueue_many(
+        conn,
+        [Notification(compose_anomaly_alert(a), a.id, a.tenant_id, None, EVENT_TYPE, SEVERITY) for a in anomalies],
+    )
     return len(anomalies)

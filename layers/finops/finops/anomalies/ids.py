@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from finops.anomalies.detection import AnomalyMethod
+from finops.models.common import EARLIEST_DATE, LATEST_DATE
 
 _CATEGORY_CODES = {"AI": 1, "COMPUTE": 2, "STORAGE": 3, "EXPORT": 4, "EGRESS": 5}
 _METHOD_CODES = {"auto": 1, "statistical": 2, "threshold": 3, "seasonal": 4}
@@ -64,7 +65,8 @@ def parse_anomaly_id(value: str) -> AnomalyKey | None:
     ordinal = number >> 40 & ((1 << 22) - 1)
     if number >> 76 & 0xF != 8 or number >> 64 & 0xF != _ID_LAYOUT or number >> 62 & 0b11 != 0b10:
         return None
-    if category is None or method is None or ordinal < 1:
+    # Only days the API accepts: a forged day outside them (year 1, or past 9999) would fail in date arithmetic.
+    if category is None or method is None or not EARLIEST_DATE.toordinal() <= ordinal <= LATEST_DATE.toordinal():
         return None
     return AnomalyKey(
         day=date.fromordinal(ordinal),

@@ -122,7 +122,9 @@ def _expected_version(body_version: int | None, if_match: str | None) -> int:
     header = None
     if if_match:
         text = if_match.strip().removeprefix("W/").strip('"')
-        if not text.isdigit():
+        # ASCII digits only (str.isdigit() also takes "²", which int() refuses), at most a version's ten (a PostgreSQL
+        # integer; int() refuses thousands of digits).
+        if not (text.isascii() and text.isdigit() and len(text) <= 10):
             raise InvalidRequest(
                 'If-Match must carry the budget\'s version, e.g. If-Match: "3"', field="If-Match", location="header"
             )

@@ -32,10 +32,12 @@ def check_budget(
     *,
     idempotency_key: str | None = None,
 ) -> EnforcementDecision:
-    def budgets_to_weigh() -> list[BudgetRecord]:
-        return [service.visible(principal, budget_id, Permission.CHECK_ENFORCEMENT)]
+    def budget_to_weigh() -> tuple[str, list[BudgetRecord]]:
+        # The stored budget's id, not the path's spelling of it: a retry is the same check however the id is written.
+        budget = service.visible(principal, budget_id, Permission.CHECK_ENFORCEMENT)
+        return f"budget:{budget.id}", [budget]
 
-    return _enforce(service, f"budget:{budget_id}", budgets_to_weigh, check, idempotency_key)
+    return _enforce(service, budget_to_weigh, check, idempotency_key)
 
 
 def check_tenant(
@@ -49,8 +51,7 @@ def check_tenant(
     principal.require(Permission.CHECK_ENFORCEMENT, tenant_id)
     return _enforce(
         service,
-        f"tenant:{tenant_id}",
-        lambda: store.live_budgets(service.conn, tenants=[tenant_id]),
+        lambda: (f"tenant:{tenant_id}", store.live_budgets(service.conn, tenants=[tenant_id])),
         check,
         idempotency_key,
     )
@@ -58,32 +59,34 @@ def check_tenant(
 
 def _enforce(
     service: Budgets,
-    scope: str,
-    budgets_to_weigh: Callable[[], list[BudgetRecord]],
+    authorized_budgets: Callable[[], tuple[str, list[BudgetRecord]]],
     check: EnforcementCheck,
     idempotency_key: str | None,
 ) -> EnforcementDecision:
     """Weigh an operation against budgets: spend is read from ClickHouse with no lock held, then, under the
     budgets' row locks, each one's state is brought up to date with the freshest reading and the operation's
     estimate is reserved if allowed. With an Idempotency-Key, a retried check answers the first decision and
-    reserves nothing more. A database that is down gives the configured degraded answer instead of an error."""
+    reserves nothing more: once the caller is authorized (`authorized_budgets` gives the check's scope and its
+    budgets, or raises), so a key never answers for budgets the caller may not check. A database that is down gives
+    the configured degraded answer instead of an error."""
     fingerprint = f"{check.operation_type}|{check.estimated_cost_usd.normalize()}"
     try:
+        scope, budgets = authorized_budgets()
         if idempotency_key is not None and (answer := _replay(service, scope, idempotency_key, fingerprint)):
             return answer
-        budgets = budgets_to_weigh()
         covering = [b for b in budgets if covers(b.policy_view, check.operation_type)]
         now = datetime.now(UTC)
         readings = service.spend_reader.spend(covering, now.date()) if covering else {}
         estimates = _estimates(service, covering, check.estimated_cost_usd, now.date())
         conn = service.conn
         with transaction(conn):
+            alerts_queued = 0
             if idempotency_key is not None and not store_enforcement.claim_idempotency_key(
                 conn, scope, idempotency_key, fingerprint
             ):
                 replayed = None  # a concurrent duplicate committed first: answer what it answered
             else:
-                decision = _decide_locked(service, covering, readings, estimates, check, now)
+                decision, alerts_queued = _decide_locked(service, covering, readings, estimates, check, now)
                 if idempotency_key is not None:
                     store_enforcement.save_idempotent_decision(
                         conn, scope, idempotency_key, decision.model_dump(mode="json", by_alias=True)
@@ -97,7 +100,8 @@ def _enforce(
         if (unavailable := as_unavailable(error)) is None:
             raise
         return _degraded(unavailable.dependency)
-    service.notifier.after_commit(service.conn)
+    if alerts_queued:  # publishing costs SNS calls: only when this check fired events
+        service.notifier.after_commit(service.conn)
     return replayed
 
 
@@ -133,15 +137,17 @@ def _decide_locked(
     estimates: dict[str, Decimal],
     check: EnforcementCheck,
     now: datetime,
-) -> EnforcementDecision:
+) -> tuple[EnforcementDecision, int]:
     """In the caller's transaction: lock the budgets, evaluate each with the freshest spend reading, weigh the
-    operation with what is reserved, and reserve its estimate if it is allowed."""
+    operation with what is reserved, and reserve its estimate if it is allowed. Returns the decision and how many
+    events the evaluations fired (their alerts are in the outbox)."""
     conn = service.conn
     weighed = locked_with_spend(conn, covering, readings)
     reserved = store_enforcement.reserved_amounts(conn, [budget.id for _, budget, _ in weighed], now)
     decisions = []
+    fired = 0
     for _, budget, spend in weighed:
-        evaluate(conn, budget, spend, source="realtime")
+        fired += evaluate(conn, budget, spend, source="realtime")
         if spend.period is None:  # not started yet
             continue
         projected = spend.amount + reserved.get(budget.id, Decimal(0)) + estimates[budget.id]
@@ -152,7 +158,7 @@ def _decide_locked(
         store_enforcement.add_reservations(
             conn, {budget.id: estimates[budget.id] for _, budget, _ in weighed}, check.operation_type, expires
         )
-    return decision
+    return decision, fired
 
 
 def _degraded(dependency: str) -> EnforcementDecision:

@@ -174,14 +174,11 @@ def list_budgets(conn: Connection, tenant_id: str, *, include_deleted: bool = Fa
     return [BudgetRecord.from_row(r) for r in rows]
 
 
-def live_budgets(
-    conn: Connection, *, tenants: Sequence[str] | None = None, for_update: bool = False
-) -> list[BudgetRecord]:
-    """Live budgets (of some tenants, or all), in id order so that row locks are always taken in one order."""
+def live_budgets(conn: Connection, *, tenants: Sequence[str] | None = None) -> list[BudgetRecord]:
+    """Live budgets (of some tenants, or all), in id order, the order row locks are taken in (lock_budgets)."""
     where = "deleted_at IS NULL" + (" AND tenant_id = ANY(:tenants)" if tenants is not None else "")
-    lock = " FOR UPDATE" if for_update else ""
     params: dict[str, Any] = {"tenants": list(tenants)} if tenants is not None else {}
-    rows = named_rows(conn, f"SELECT {_SELECT} FROM finops_budgets WHERE {where} ORDER BY id{lock}", **params)
+    rows = named_rows(conn, f"SELECT {_SELECT} FROM finops_budgets WHERE {where} ORDER BY id", **params)
     return [BudgetRecord.from_row(r) for r in rows]
 
 

@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -138,6 +138,10 @@ def _encode_cursor(created_at: datetime, event_id: str) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created_at, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created_at), str(uuid.UUID(event_id))
-    except (ValueError, UnicodeDecodeError) as error:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's moment has its offset")
+        # In UTC here, where a forged moment at the edge of the calendar fails (OverflowError), not in the driver.
+        return moment.astimezone(UTC), str(uuid.UUID(event_id))
+    except (ValueError, UnicodeDecodeError, OverflowError) as error:
         raise InvalidRequest("not a cursor returned by this endpoint", field="cursor") from error

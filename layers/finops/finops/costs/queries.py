@@ -20,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple
 
 from clickhouse_connect.driver.client import Client
 
 from finops.cache import Expiring
 from finops.costs.meters import METERS
-from finops.db.clickhouse import typed_rows
+from finops.db.clickhouse import Row, typed_rows
 from finops.db.faults import NO_EXCHANGE_RATE_MARKER
 from finops.models.common import CURRENCY
 from finops.observability import add_milliseconds
@@ -276,9 +276,6 @@ class CostScope:
     def previous(self) -> CostScope:
         """The period of the same length just before this one."""
         return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
-
-
-Row = TypeVar("Row")
 
 
 class PeriodCost(NamedTuple):

@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -31,6 +31,18 @@ def get_client() -> Client:
             if _client is None:
                 _client = connect(database=get_settings().clickhouse_database)
     return _client
+
+
+class LazyClient:
+    """Stands for the container's client and connects on first use: a handler receives it before its body checks the
+    caller, so a request refused there (403) never waits for ClickHouse nor fails on it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_client(), name)
+
+
+def lazy_client() -> Client:
+    return cast(Client, LazyClient())
 
 
 def connect(database: str | None = None) -> Client:
@@ -62,11 +74,16 @@ def connect(database: str | None = None) -> Client:
 def typed_rows(
     client: Client, row: Callable[..., Row], sql: str, parameters: dict[str, Any] | None = None
 ) -> list[Row]:
-    """The rows of a query, each built by column name: `row` is a NamedTuple or a model whose fields are the query's
-    column names, so a column added, dropped or renamed in the SQL fails loudly instead of shifting values."""
+    """The rows of a query, each built by column name: `row` is a NamedTuple or a pydantic model whose fields are the
+    query's column names, so a column added or renamed in the SQL fails loudly (TypeError) instead of shifting values
+    or being dropped; a field the query leaves out takes its default, or fails if it has none."""
     result = client.query(sql, parameters=parameters)
     names = tuple(result.column_names)
-    if getattr(row, "_fields", None) == names:
+    tuple_fields = getattr(row, "_fields", None)  # a NamedTuple's
+    fields = tuple_fields or tuple(getattr(row, "model_fields", ()))
+    if unknown := [name for name in names if name not in fields]:
+        raise TypeError(f"{getattr(row, '__name__', row)} has no field for the columns {unknown}")
+    if tuple_fields == names:
         # A NamedTuple of exactly these columns in this order: each row maps field by field, four times faster
         # than by keyword (a report's rows are thousands at most, but every report reads them).
         make: Callable[[Sequence[Any]], Row] = getattr(row, "_make")  # noqa: B009 (not on the Callable type)

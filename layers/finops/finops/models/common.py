@@ -108,14 +108,11 @@ def _money_to_json(value: Decimal) -> float:
 Money = Annotated[Decimal, PlainSerializer(_money_to_json, return_type=float, when_used="json")]
 
 
-# What a request accepts: exactly the documented (camelCase) names, surrounding spaces stripped. A field's Python
-# name (`tenant_id` for `tenantId`) is an unknown key like any other, rejected with a 422 naming it, so what is
-# authorized is always what is parsed and stored. Request bodies and the usage events' typed dictionaries
-# (finops.costs.telemetry) share it.
-
-
 class RequestBody(BaseModel):
-    """Base of every request body: it accepts exactly the documented (camelCase) names (REQUEST_CONFIG)."""
+    """Base of every request body: it accepts exactly the documented (camelCase) names, surrounding spaces stripped.
+    A field's Python name (`tenant_id` for `tenantId`) is an unknown key like any other, rejected with a 422 naming
+    it, so what is authorized is always what is parsed and stored. The usage events' typed dictionaries
+    (finops.costs.telemetry) take the same config (REQUEST_CONFIG)."""
 
     # Written out, not `= REQUEST_CONFIG`: pydantic's mypy plugin reads only a literal config (given the variable, it
     # expects the Python names where the code rightly passes the camelCase ones).

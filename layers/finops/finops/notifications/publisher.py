@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from finops.db.faults import as_unavailable
+from finops.db.postgres import transaction
 from finops.notifications import store
 from finops.notifications.messages import message_attributes, sns_message
 from finops.observability import logger
@@ -88,21 +89,15 @@ def publish_pending(
     published = failed = connection_errors = 0
     tried: list[str] = []  # rows that failed in this run: not retried until the next run
     for _ in range(limit):
-        conn.run("BEGIN")
-        try:
+        with transaction(conn):
             row = store.next_due_message(conn, topics=configured, tried=tried, now=now)
             if row is None:
-                conn.run("COMMIT")
                 break
             error, message_id, unreachable = _publish_row(sns_client, arns, row)
             if error is None:
                 store.mark_published(conn, row.id, message_id)
             else:
                 _record_failure(conn, row.id, error, now)
-            conn.run("COMMIT")
-        except BaseException:
-            conn.run("ROLLBACK")
-            raise
         if error is None:
             published += 1
             connection_errors = 0
@@ -174,9 +169,8 @@ def sync_pending_subscriptions(
             )
         except Exception as error:
             logger.warning("subscription change not done", extra={"budgetId": budget, "error": str(error)})
-            conn.run("BEGIN")
-            _record_failure(conn, request.id, f"{type(error).__name__}: {error}", now)
-            conn.run("COMMIT")
+            with transaction(conn):
+                _record_failure(conn, request.id, f"{type(error).__name__}: {error}", now)
             failed += 1
             if as_unavailable(error) is not None:
                 break  # SNS (or the database) is unreachable: leave the rest for the next run

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from finops.db.postgres import named_rows
+from finops.db.postgres import named_rows, unnest
 
 if TYPE_CHECKING:
     import pg8000.native
@@ -37,10 +37,19 @@ def insert_messages(conn: pg8000.native.Connection, notifications: Sequence[Noti
     """Add messages to the outbox in one statement; a message already there for its event and topic is kept."""
     conn.run(
         "INSERT INTO finops_notification_outbox (event_id, topic, tenant_id, budget_id, event_type, severity, "
-        "subject, body_text, body_json) SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), "
-        "CAST(:tenants AS text[]), CAST(:budgets AS uuid[]), CAST(:event_types AS text[]), "
-        "CAST(:severities AS text[]), CAST(:subjects AS text[]), CAST(:texts AS text[]), CAST(:bodies AS jsonb[])) "
-        "ON CONFLICT (event_id, topic) DO NOTHING",
+        "subject, body_text, body_json) SELECT * FROM "
+        + unnest(
+            event_ids="uuid",
+            topics="text",
+            tenants="text",
+            budgets="uuid",
+            event_types="text",
+            severities="text",
+            subjects="text",
+            texts="text",
+            bodies="jsonb",
+        )
+        + " ON CONFLICT (event_id, topic) DO NOTHING",
         event_ids=[str(n.event_id) for n in notifications],
         topics=[n.message.topic for n in notifications],
         tenants=[n.tenant_id for n in notifications],

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from finops.db.postgres import transaction
 from finops.notifications import store
 from finops.notifications.messages import TOPICS
 from finops.notifications.publisher import require_no_transaction
@@ -73,8 +74,7 @@ def _follow(
 ) -> None:
     from botocore.exceptions import ClientError
 
-    conn.run("BEGIN")
-    try:
+    with transaction(conn):
         store.lock_address(conn, topic, email)
         rows = store.address_subscriptions(conn, topic, email)
         budgets = {str(row.budget_id) for row in rows} | {budget_id}
@@ -92,17 +92,12 @@ def _follow(
         if arn is None:
             arn = _subscribe(sns_client, topic_arn, email, policy)
         store.save_subscription(conn, budget_id=budget_id, topic=topic, email=email, arn=arn)
-        conn.run("COMMIT")
-    except BaseException:
-        conn.run("ROLLBACK")
-        raise
 
 
 def _unfollow(conn: pg8000.native.Connection, sns_client: SNSClient, *, budget_id: str, topic: str, email: str) -> None:
     from botocore.exceptions import ClientError
 
-    conn.run("BEGIN")
-    try:
+    with transaction(conn):
         store.lock_address(conn, topic, email)
         deleted = store.delete_subscription(conn, budget_id=budget_id, topic=topic, email=email)
         arn = deleted.subscription_arn if deleted else None
@@ -122,10 +117,6 @@ def _unfollow(conn: pg8000.native.Connection, sns_client: SNSClient, *, budget_i
                 if _code(error) not in _GONE:
                     raise
                 logger.info("subscription already gone or still pending", extra={**log_keys, "error": str(error)})
-        conn.run("COMMIT")
-    except BaseException:
-        conn.run("ROLLBACK")
-        raise
 
 
 def _subscribe(sns_client: SNSClient, topic_arn: str, email: str, policy: str) -> str:
