@@ -9,7 +9,14 @@ from bench.stats import median, percentile, verdict
 
 
 def render(
-    machine: dict[str, str], sizes: Any, results: dict[str, Any], errors: dict[str, str], elapsed: float, *, quick: bool
+    machine: dict[str, str],
+    sizes: Any,
+    results: dict[str, Any],
+    errors: dict[str, str],
+    elapsed: float,
+    *,
+    quick: bool,
+    remeasured: dict[str, str] | None = None,
 ) -> str:
     out: list[str] = []
     w = out.append
@@ -19,6 +26,13 @@ def render(
         f"Written by `make bench` (`.venv/bin/python -m bench.run{' --quick' if quick else ''}`) on {machine['Date']}, "
         f"in {elapsed / 60:.1f} minutes. Do not edit by hand: re-run the benchmark."
     )
+    if remeasured:
+        w("")
+        w(
+            "Re-measured since, each alone on the same machine (`--only ... --update`), the rest of the run unchanged: "
+            + "; ".join(f"{name} on {when}" for name, when in remeasured.items())
+            + "."
+        )
     if quick:
         w("")
         w("**Quick run: small sizes, a smoke test only. These figures say nothing about the targets.**")

@@ -1,10 +1,13 @@
 """`make bench`: the scale benchmarks of issue 2 section 8, written to bench/RESULTS.md.
 
-    .venv/bin/python -m bench.run                 # the full run (about 10-15 minutes on 2 cores)
+    .venv/bin/python -m bench.run                 # the full run (about an hour on 2 cores)
     .venv/bin/python -m bench.run --quick         # small sizes, a smoke run (writes bench/data/RESULTS.quick.md)
     .venv/bin/python -m bench.run --only queries  # some of: cold-start, aggregation, ingestion, queries,
                                                   # budgets, analytics (bench/budgets.py, bench/analytics.py)
-    .venv/bin/python -m bench.run --render        # rewrite the markdown from the last run's saved figures
+    .venv/bin/python -m bench.run --render        # rewrite the markdown from the last full run's saved figures
+    .venv/bin/python -m bench.run --only queries --update
+                                                  # re-measure some sections at full size into the last full run's
+                                                  # figures and bench/RESULTS.md (which says what was re-measured)
 
 Everything runs in this one process on the real chDB engine (one data directory under bench/data/, wiped at
 the start), except the cold-start samples, which each need a fresh interpreter.
@@ -27,7 +30,16 @@ from typing import Any
 from bench import env
 
 BENCHMARKS = ("cold-start", "aggregation", "ingestion", "queries", "budgets", "analytics")
-SAVED = env.DATA_DIR / "results.pickle"  # the last run's figures, for `--render`
+LOAD_KEY = "Load average (1 min) during each benchmark, min-max, this run's own work included"
+# Each kind of run saves its figures in a file of its own, so a quick or partial run never replaces the figures
+# bench/RESULTS.md is rendered from (`--render` reads the full run's).
+SAVED = env.DATA_DIR / "results.pickle"
+
+
+def saved_figures(*, quick: bool, partial: bool) -> Path:
+    if quick:
+        return env.DATA_DIR / "results.quick.pickle"
+    return env.DATA_DIR / "results.partial.pickle" if partial else SAVED
 
 
 @dataclass(frozen=True)
@@ -89,15 +101,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma list of {', '.join(BENCHMARKS)}")
     parser.add_argument("--output", type=Path, help="where to write the results (markdown)")
     parser.add_argument(
-        "--render", action="store_true", help="only rewrite the markdown from the last run's saved figures"
+        "--render", action="store_true", help="only rewrite the markdown from the last full run's saved figures"
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --only: put the re-measured sections into the last full run's figures and rewrite its markdown",
     )
     args = parser.parse_args(argv)
+    if args.update and (args.quick or not args.only):
+        parser.error("--update re-measures sections of the full run: give --only, and not --quick")
     if args.render:
         from bench.sections import render  # report.render plus the budget and analytics sections
 
         saved = pickle.loads(SAVED.read_bytes())
         output: Path = args.output or saved.pop("output")
-        output.write_text(render(**{k: v for k, v in saved.items() if k != "output"}))
+        output.write_text(render(**saved))
         log(f"wrote {output} from {SAVED}")
         return 0
 
@@ -106,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmarks {sorted(unknown)}; expected some of {', '.join(BENCHMARKS)}")
     sizes = QUICK if args.quick else FULL
     default_output = env.ROOT / "bench" / "RESULTS.md"
-    if args.quick or only != set(BENCHMARKS):
+    if (args.quick or only != set(BENCHMARKS)) and not args.update:
         default_output = env.DATA_DIR / ("RESULTS.quick.md" if args.quick else "RESULTS.partial.md")
     output = args.output or default_output
 
@@ -129,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 errors[name] = traceback.format_exc()
                 log(f"{name} FAILED:\n{errors[name]}")
         loads.append(f"{name} {load.low:.1f}-{load.high:.1f}")
-        machine["Load average (1 min) during each benchmark, min-max, this run's own work included"] = "; ".join(loads)
+        machine[LOAD_KEY] = "; ".join(loads)
 
     attempt("cold-start", lambda: _cold_start(sizes))
     attempt("aggregation", lambda: _aggregation(sizes))
@@ -150,10 +169,31 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed": elapsed,
         "quick": args.quick,
     }
-    SAVED.write_bytes(pickle.dumps({**report, "output": output}))
+    if args.update:
+        report = _updated(report, only)
+    partial = only != set(BENCHMARKS) and not args.update
+    saved_figures(quick=args.quick, partial=partial).write_bytes(pickle.dumps({**report, "output": output}))
     output.write_text(render(**report))
     log(f"wrote {output} ({elapsed / 60:.1f} min)")
     return 1 if errors else 0
+
+
+def _updated(report: dict[str, Any], sections: set[str]) -> dict[str, Any]:
+    """The last full run's figures with some sections re-measured (`--update`), which its markdown names."""
+    saved: dict[str, Any] = pickle.loads(SAVED.read_bytes())
+    saved.pop("output", None)
+    for name in sections:
+        saved["errors"].pop(name, None)
+        if name in report["results"]:
+            saved["results"][name] = report["results"][name]
+        if name in report["errors"]:
+            saved["errors"][name] = report["errors"][name]
+    load = report["machine"].get(LOAD_KEY, "")
+    saved["remeasured"] = {
+        **saved.get("remeasured", {}),
+        **{name: f"{report['machine']['Date']} (load {load})" for name in sorted(sections)},
+    }
+    return saved
 
 
 class LoadWatch:

@@ -2,16 +2,17 @@
 
 import base64
 import json
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import pytest
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
 from pydantic import BaseModel, ConfigDict
 
 from finops.api import Caller, ServiceSettings, caller, document_errors, make_resolver, route_responses
 from finops.auth import Principal
 from finops.settings import Settings, get_settings
-from local.lambda_runtime import LambdaContext, http_api_event
+from local.lambda_runtime import FUNCTIONS_DIR, LambdaContext, function_names, http_api_event, load_function
 
 
 class Note(BaseModel):
@@ -145,3 +146,45 @@ def test_tests_swap_the_caller_and_the_settings_without_touching_module_state() 
         needs_app.dependency_overrides.clear()
     assert (status, body) == (200, {"tenant": "other", "maxQueryDays": 7})
     assert get_needs({"tenant_id": "acme", "roles": "[user]"})[1]["tenant"] == "acme"
+
+
+# --- annotations evaluated once, not at every request ---------------------------------------------------------
+
+
+@needs.get("/postponed")
+def report_postponed(principal: "Caller", settings: "ServiceSettings") -> "dict[str, Any]":
+    # Strings, as `from __future__ import annotations` leaves every annotation of the functions' modules.
+    return {"tenant": principal.tenant_id}
+
+
+postponed_app = make_resolver(needs)
+
+
+def _unevaluated(function: Any) -> list[str]:
+    """The annotations of a function and of the dependencies it declares that are still strings."""
+    found = [
+        f"{function.__qualname__}.{name}" for name, hint in function.__annotations__.items() if isinstance(hint, str)
+    ]
+    for hint in function.__annotations__.values():
+        if get_origin(hint) is not None and get_args(hint) and isinstance(get_args(hint)[-1], Depends):
+            found += _unevaluated(get_args(hint)[-1].dependency)
+    return found
+
+
+def test_postponed_annotations_are_evaluated_when_the_resolver_is_made_and_still_resolve() -> None:
+    # Powertools' Depends() reads the hints at every request: strings would be compiled and evaluated each time.
+    assert _unevaluated(report_postponed) == []
+    reply = postponed_app.resolve(
+        http_api_event("GET", "/postponed", claims={"tenant_id": "acme", "roles": "[user]"}),
+        LambdaContext(function_name="needs"),
+    )
+    assert (reply["statusCode"], json.loads(reply["body"])) == (200, {"tenant": "acme"})
+
+
+API_FUNCTIONS = [n for n in function_names() if "make_resolver(" in (FUNCTIONS_DIR / n / "app.py").read_text()]
+
+
+@pytest.mark.parametrize("name", API_FUNCTIONS)
+def test_every_api_handler_and_its_dependencies_have_evaluated_annotations(name: str) -> None:
+    handlers = list(load_function(name).router._routes.values())
+    assert handlers and [u for handler in handlers for u in _unevaluated(handler)] == []

@@ -15,7 +15,7 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -119,6 +119,8 @@ def _refusal(status: HTTPStatus, error: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_resolver(router: Router, *, body_media_type: str = JSON) -> APIGatewayHttpResolver:
+    for handler in router._routes.values():  # the functions the router's decorators registered
+        _evaluate_annotations(handler)
     app = JsonApiResolver(body_media_type=body_media_type)
     app.use([_reject_unknown_query_parameters])
     app.include_router(router)
@@ -126,6 +128,22 @@ def make_resolver(router: Router, *, body_media_type: str = JSON) -> APIGatewayH
     app.exception_handler(RequestValidationError)(_validation_error)
     app.exception_handler(Exception)(_unexpected_error)
     return app
+
+
+def _evaluate_annotations(function: Callable[..., Any]) -> None:
+    """Evaluate a handler's annotations, and its dependencies', once at cold start.
+
+    At every request Powertools' Depends() reads the type hints of the handler and of each dependency
+    (`typing.get_type_hints`), which compiles and evaluates each annotation that `from __future__ import
+    annotations` left as a string: 12 compilations per enforcement check, about a tenth of its warm time. Hints
+    that are already evaluated are read as they are, with the same meaning."""
+    hints = get_type_hints(function, include_extras=True)
+    function.__annotations__ = hints
+    for hint in hints.values():
+        if get_origin(hint) is Annotated:
+            for extra in get_args(hint)[1:]:
+                if isinstance(extra, Depends):
+                    _evaluate_annotations(extra.dependency)
 
 
 def api_handler(app: APIGatewayHttpResolver) -> Handler:
