@@ -879,7 +879,11 @@ def render(result: BudgetResult) -> list[str]:
             "range, which grew with the budgets' start dates), in batches of tenants; forecasts are made once per "
             "distinct series and horizon and only for budgets that could plausibly exceed; the writes go in chunks of "
             "200 budgets, one transaction and one statement per kind of row each, redone budget by budget (a "
-            "savepoint each) only when a chunk fails. "
+            "savepoint each) only when a chunk fails. How many tenants a query takes does not matter: all 1,000 "
+            "tenants' spend (four period ranges each) read 50, 100, 250 or 1,000 tenants at a time took 5.7, 5.7, "
+            "5.5 and 6.7 s, and their 90-day series 5.0, 4.9, 4.8 and 5.4 s (by hand on this data set, medians of 3, "
+            "2026-11-30): each read is bound by the rows it goes through (about half a microsecond per fact row), "
+            "not by planning, so spend and series together already take about 10 s of the budget at 10,000 budgets. "
             "Not tried: forecasting in parallel processes (a Lambda function "
             "has up to 6 vCPUs; this machine has 2), and the pre-aggregated period spend (above)."
         )

@@ -237,8 +237,9 @@ def test_daily_job_alerts_each_new_high_anomaly_once(clickhouse, postgres, sns, 
     events += [e for e in history(spike=False, tenant="globex", seed=9)]
     ingest(api, events)
     first = run_scheduled("run_daily_anomaly_detection", 3)
-    assert (first["tenants"], first["high"]) == (2, 1)
-    run_scheduled("run_daily_anomaly_detection", 3)
+    assert (first["tenants"], first["high"], first["alertsQueued"]) == (2, 1, 1)
+    again = run_scheduled("run_daily_anomaly_detection", 3)
+    assert (again["high"], again["alertsQueued"]) == (1, 0)  # found again, not queued again
     messages = drain(sqs, queue)
     assert len(messages) == 1
     body = json.loads(messages[0]["Body"])

@@ -55,10 +55,9 @@ def compose_anomaly_alert(anomaly: AnomalyOut) -> OutboxMessage:
 
 
 def enqueue_anomaly_alerts(conn: Connection, anomalies: Sequence[AnomalyOut]) -> int:
-    """Queue one alert per anomaly in one statement (a no-op for anomalies already queued); the caller commits and
-    publishes."""
-    enqueue_many(
+    """Queue one alert per anomaly in one statement (a no-op for anomalies already queued); returns how many were
+    newly queued. The caller commits and publishes."""
+    return enqueue_many(
         conn,
         [Notification(compose_anomaly_alert(a), a.id, a.tenant_id, None, EVENT_TYPE, SEVERITY) for a in anomalies],
     )
-    return len(anomalies)

@@ -62,13 +62,14 @@ def enqueue(
     enqueue_many(conn, [Notification(message, event_id, tenant_id, budget_id, event_type, severity)])
 
 
-def enqueue_many(conn: pg8000.native.Connection, notifications: Sequence[Notification]) -> None:
-    """`enqueue` for many messages in one statement (the daily check queues thousands)."""
+def enqueue_many(conn: pg8000.native.Connection, notifications: Sequence[Notification]) -> int:
+    """`enqueue` for many messages in one statement (the daily check queues thousands); returns how many were new
+    (a message already queued for its event and topic is kept as it is)."""
     if not notifications:
-        return
+        return 0
     for notification in notifications:
         notification.check()
-    store.insert_messages(conn, notifications)
+    return store.insert_messages(conn, notifications)
 
 
 def enqueue_subscription_sync(

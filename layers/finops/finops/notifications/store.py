@@ -33,8 +33,9 @@ def _first(row_type: type[Row], conn: pg8000.native.Connection, sql: str, **para
 # --- the outbox: written in the caller's transaction ----------------------------------------------------------
 
 
-def insert_messages(conn: pg8000.native.Connection, notifications: Sequence[Notification]) -> None:
-    """Add messages to the outbox in one statement; a message already there for its event and topic is kept."""
+def insert_messages(conn: pg8000.native.Connection, notifications: Sequence[Notification]) -> int:
+    """Add messages to the outbox in one statement; a message already there for its event and topic is kept.
+    Returns how many were added."""
     conn.run(
         "INSERT INTO finops_notification_outbox (event_id, topic, tenant_id, budget_id, event_type, severity, "
         "subject, body_text, body_json) SELECT * FROM "
@@ -60,6 +61,7 @@ def insert_messages(conn: pg8000.native.Connection, notifications: Sequence[Noti
         texts=[n.message.body_text for n in notifications],
         bodies=[json.dumps(n.message.body_json) for n in notifications],
     )
+    return int(conn.row_count)
 
 
 def insert_subscription_request(conn: pg8000.native.Connection, *, budget_id: str, tenant_id: str, topic: str) -> None:
