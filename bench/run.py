@@ -1,6 +1,6 @@
 """`make bench`: the scale benchmarks of issue 2 section 8, written to bench/RESULTS.md.
 
-    .venv/bin/python -m bench.run                 # the full run (about an hour on 2 cores)
+    .venv/bin/python -m bench.run                 # the full run (35-65 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick         # small sizes, a smoke run (writes bench/data/RESULTS.quick.md)
     .venv/bin/python -m bench.run --only queries  # some of: cold-start, aggregation, ingestion, queries,
                                                   # budgets, analytics (bench/budgets.py, bench/analytics.py)
