@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.sections import render  # report.render plus the budget and analytics sections
 
         saved = pickle.loads(SAVED.read_bytes())
-        output: Path = args.output or saved.pop("output")
+        saved_output: Path = saved.pop("output")
+        output: Path = args.output or saved_output
         output.write_text(render(**saved))
         log(f"wrote {output} from {SAVED}")
         return 0

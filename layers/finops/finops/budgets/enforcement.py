@@ -80,13 +80,13 @@ def _enforce(
         estimates = _estimates(service, covering, check.estimated_cost_usd, now.date())
         conn = service.conn
         with transaction(conn):
-            alerts_queued = 0
+            fired = 0
             if idempotency_key is not None and not store_enforcement.claim_idempotency_key(
                 conn, scope, idempotency_key, fingerprint
             ):
                 replayed = None  # a concurrent duplicate committed first: answer what it answered
             else:
-                decision, alerts_queued = _decide_locked(service, covering, readings, estimates, check, now)
+                decision, fired = _decide_locked(service, covering, readings, estimates, check, now)
                 if idempotency_key is not None:
                     store_enforcement.save_idempotent_decision(
                         conn, scope, idempotency_key, decision.model_dump(mode="json", by_alias=True)
@@ -100,7 +100,7 @@ def _enforce(
         if (unavailable := as_unavailable(error)) is None:
             raise
         return _degraded(unavailable.dependency)
-    if alerts_queued:  # publishing costs SNS calls: only when this check fired events
+    if fired:  # publishing costs SNS calls: only when this check fired events (their alerts are in the outbox)
         service.notifier.after_commit(service.conn)
     return replayed
 
