@@ -674,6 +674,17 @@ def test_spend_of_budgets_with_different_periods_and_start_dates(stack, api, cli
             expected = Decimal(sum(a for back, a in amounts.items() if period.start <= days_ago(back) <= today()))
         assert result[budget.id].amount == expected, (budget.period, budget.start_date)
         assert result[budget.id].period == period
+    # The daily check's one read: the same spend, and each tenant's daily spend per category since the day asked
+    spend_too, daily = SpendReader(clickhouse).spend_and_daily(budgets, today(), daily_since=days_ago(90))
+    assert {k: (v.amount, v.period) for k, v in spend_too.items()} == {
+        k: (v.amount, v.period) for k, v in result.items()
+    }
+    assert daily == {
+        "USD": {
+            ("acme", "AI"): {days_ago(back): Decimal(amount) for back, amount in amounts.items() if back <= 90},
+            ("globex", "AI"): {today(): Decimal(64)},
+        }
+    }
 
 
 def test_budget_filters_by_model_region_and_service(stack, api):

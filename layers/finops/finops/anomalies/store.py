@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from clickhouse_connect.driver.client import Client
 
-from finops.costs.queries import effective_rows, imported_currencies
+from finops.costs.queries import effective_rows, imported_currencies, settled_apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,9 @@ def insert_acknowledgement(
 def costs_by_dimension(client: Client, tenants: Sequence[str], first: date, last: date) -> list[DimensionCost]:
     """Each tenant's daily cost per category and per model, region and service on [first, last] (the values
     that are set: a row without a model counts under its region and service only)."""
-    rows_sql, params = effective_rows(tenants, first, last, imported=imported_currencies(client))
+    rows_sql, params = effective_rows(
+        tenants, first, last, imported=imported_currencies(client), settled_apart=settled_apart(client, tenants)
+    )
     rows = client.query(
         "SELECT tenant_id, toString(service_category) AS category, day, dim.1 AS dimension, dim.2 AS value, "
         f"sum(reported_cost) AS cost FROM ({rows_sql}) "

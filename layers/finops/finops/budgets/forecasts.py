@@ -15,11 +15,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
-from clickhouse_connect.driver.client import Client
 
-from finops.budgets.spend import TENANTS_PER_QUERY, Spend
+from finops.budgets.spend import DailySpend, Spend
 from finops.budgets.store import BudgetRecord
-from finops.costs.series import daily_series_by_category
 from finops.forecasting.engine import Forecast, InsufficientHistory, forecast_horizons
 from finops.models.common import Category
 
@@ -38,9 +36,16 @@ class BudgetForecast:
         return self.expected_spend > amount
 
 
+def history_start(today: date) -> date:
+    """The first day of the daily spend the forecasts read (`SpendReader.spend_and_daily`)."""
+    return today - timedelta(days=HISTORY_DAYS)
+
+
 def forecast_budgets(
-    client: Client, budgets: Sequence[BudgetRecord], spend: dict[str, Spend], today: date
+    budgets: Sequence[BudgetRecord], spend: dict[str, Spend], daily: dict[str, DailySpend], today: date
 ) -> dict[str, BudgetForecast]:
+    """`daily`: per currency, each tenant's daily spend per category from `history_start(today)` to today, in that
+    currency (a budget is forecast in its own currency)."""
     candidates = [
         b
         for b in budgets
@@ -48,23 +53,32 @@ def forecast_budgets(
     ]
     if not candidates:
         return {}
-    first = today - timedelta(days=HISTORY_DAYS)
-    tenants = sorted({b.tenant_id for b in candidates})
-    rows: dict[str, dict[str, np.ndarray]] = {}
-    # In batches of tenants, like the spend query: the live-row lookup grows with tenants x live days.
-    for batch in range(0, len(tenants), TENANTS_PER_QUERY):
-        keys, matrix = daily_series_by_category(client, tenants[batch : batch + TENANTS_PER_QUERY], first, today)
-        for (tenant, category), row in zip(keys, matrix, strict=True):
-            rows.setdefault(tenant, {})[category] = row
+    first = history_start(today)
+    length = (today - first).days + 1
+    series_cache: dict[tuple[str, str, str], np.ndarray | None] = {}
+
+    def daily_series(currency: str, tenant: str, category: str) -> np.ndarray | None:
+        """The category's daily spend from `first` to today (missing days 0), None without any."""
+        key = (currency, tenant, category)
+        if key not in series_cache:
+            costs = daily.get(currency, {}).get((tenant, category))
+            row = None
+            if costs:
+                row = np.zeros(length)
+                for day, cost in costs.items():
+                    row[(day - first).days] = float(cost)
+            series_cache[key] = row
+        return series_cache[key]
+
     # First the budgets worth forecasting and the horizon each needs, then one forecast per series for all of
     # its horizons (the engine computes the candidates' paths once per series, not once per budget).
-    wanted: list[tuple[BudgetRecord, tuple[str, tuple[str, ...]], int, float, float, float]] = []
-    series_of: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+    wanted: list[tuple[BudgetRecord, tuple[str, str, tuple[str, ...]], int, float, float, float]] = []
+    series_of: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}
     for budget in candidates:
         period = spend[budget.id].period
         assert period is not None
         categories = budget.categories or tuple(c.value for c in Category)
-        tenant_rows = [rows.get(budget.tenant_id, {}).get(c) for c in categories]
+        tenant_rows = [daily_series(budget.currency, budget.tenant_id, c) for c in categories]
         present = [r for r in tenant_rows if r is not None]
         if not present:
             continue
@@ -79,13 +93,13 @@ def forecast_budgets(
         busiest = float(history[-RECENT_DAYS:].max(initial=0.0)) * ratio
         if busiest * HEADROOM * remaining < room or ratio <= 0:
             continue
-        key = (budget.tenant_id, categories)
+        key = (budget.currency, budget.tenant_id, categories)
         series_of[key] = history
         wanted.append((budget, key, remaining, ratio, through_yesterday, room))
-    horizons: dict[tuple[str, tuple[str, ...]], set[int]] = {}
+    horizons: dict[tuple[str, str, tuple[str, ...]], set[int]] = {}
     for _, key, remaining, *_rest in wanted:
         horizons.setdefault(key, set()).add(remaining)
-    forecasts: dict[tuple[str, tuple[str, ...]], dict[int, Forecast]] = {}
+    forecasts: dict[tuple[str, str, tuple[str, ...]], dict[int, Forecast]] = {}
     for key, needed in horizons.items():
         try:
             forecasts[key] = forecast_horizons(series_of[key], sorted(needed), "auto", start_date=today)

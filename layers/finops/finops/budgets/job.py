@@ -54,10 +54,11 @@ def daily_check(service: Budgets, *, today: date | None = None, chunk: int = 200
     today = today or datetime.now(UTC).date()
     conn = service.conn
     budgets = store.live_budgets(conn)
-    spend = service.spend_reader.spend(budgets, today) if budgets else {}
-    from finops.budgets.forecasts import forecast_budgets  # numpy: only the daily check pays for it
+    from finops.budgets.forecasts import forecast_budgets, history_start  # numpy: only the daily check pays for it
 
-    forecasts = forecast_budgets(service.spend_reader.client, budgets, spend, today)
+    # One read of the cost rows for the spend and the forecasts' daily history.
+    spend, daily = service.spend_reader.spend_and_daily(budgets, today, daily_since=history_start(today))
+    forecasts = forecast_budgets(budgets, spend, daily, today)
     day = _Day(today, spend, forecasts, forecast_as_of=datetime.now(UTC))
     report = DailyCheckReport(budgets=len(budgets))
     for start in range(0, len(budgets), chunk):
