@@ -302,11 +302,6 @@ def test_the_many_tenant_read_gives_the_same_rows_as_the_merge_by_key_at_every_s
     tenants = ["acme", "globex"]
     assert settled_apart(clickhouse, tenants) and not settled_apart(clickhouse, ["acme"])
 
-    class ServerBefore26_3:  # no materialized CTEs: the jobs read the other way
-        def min_version(self, version):
-            return version < "26.3"
-
-    assert not settled_apart(ServerBefore26_3(), tenants)
     settled, late, live = days_ago(4), days_ago(3), days_ago(2)
     for tenant, cost in (("acme", "1.25"), ("globex", "7")):
         ingest(api, [event(tenant, day, costUsd=cost) for day in (settled, late) for _ in range(3)])
@@ -338,3 +333,30 @@ def test_the_many_tenant_read_gives_the_same_rows_as_the_merge_by_key_at_every_s
 
 def today_():
     return days_ago(0)
+
+
+def test_the_jobs_read_the_settled_days_apart_only_where_a_materialized_cte_is_evaluated_once(clickhouse):
+    """Found by the review: without enable_materialized_cte a server inlines the set of live days at each use, and
+    two reads of cost_live taken at different moments could count a day's facts twice or not at all."""
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+    from finops.costs.queries import _ONCE_PROBE, evaluates_materialized_cte_once, settled_apart
+
+    assert evaluates_materialized_cte_once(clickhouse)  # chDB's ClickHouse 26.9, with the setting
+    inlined = _ONCE_PROBE.replace("SETTINGS enable_materialized_cte = 1", "SETTINGS enable_materialized_cte = 0")
+    counts = {clickhouse.query(inlined).result_rows[0][0] for _ in range(5)}
+    assert counts != {100_000}  # the probe tells an inlining server apart
+
+    class Server:
+        def __init__(self, answer):
+            self.answer = answer
+
+        def query(self, sql):
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return type("Result", (), {"result_rows": [[self.answer]]})()
+
+    assert not settled_apart(Server(99_873), ["acme", "globex"])  # inlines the CTE
+    assert not settled_apart(Server(DatabaseError("Syntax error: MATERIALIZED")), ["acme", "globex"])  # too old
+    with pytest.raises(OperationalError):  # unreachable: not remembered, asked again next time
+        settled_apart(Server(OperationalError("connection refused")), ["acme", "globex"])

@@ -221,14 +221,22 @@ def test_a_budget_keeps_its_currency_and_reads_spend_in_it(clickhouse: Any, post
 
     assert reply["currency"] == "JPY"
     assert reply["spent"] == 1000.0 and reply["percentUsed"] == 10.0  # 6.70 USD is 1,000 JPY
-    # The daily check forecasts it in yen too: its one read gives the history in the budget's currency
+    # The daily check's read: spend in yen, the forecasts' history in dollars, though some of it is older than the
+    # yen's first rate (converted, it would fail the whole check)
+    api(
+        "ingest_telemetry",
+        "POST",
+        TELEMETRY,
+        auth=SYSTEM,
+        body={"events": [event("acme", days_ago(70), "AI", costUsd="1")]},
+    )
     from finops.budgets import store
     from finops.budgets.spend import SpendReader
 
     record = store.get_budget(postgres, created["id"])
     spend, daily = SpendReader(clickhouse).spend_and_daily([record], today(), daily_since=days_ago(90))
-    amount = spend[record.id].amount
-    assert round(amount, 6) == 1000 and daily == {"JPY": {("acme", "AI"): {today(): amount}}}
+    assert round(spend[record.id].amount, 6) == 1000
+    assert daily == {("acme", "AI"): {days_ago(70): Decimal(1), today(): Decimal("6.7")}}
 
 
 def test_an_enforcement_estimate_in_usd_is_weighed_in_the_budgets_currency(

@@ -19,7 +19,7 @@ import numpy as np
 from finops.budgets.spend import DailySpend, Spend
 from finops.budgets.store import BudgetRecord
 from finops.forecasting.engine import Forecast, InsufficientHistory, forecast_horizons
-from finops.models.common import Category
+from finops.models.common import CURRENCY, Category
 
 HISTORY_DAYS = 90
 RECENT_DAYS = 28
@@ -42,10 +42,11 @@ def history_start(today: date) -> date:
 
 
 def forecast_budgets(
-    budgets: Sequence[BudgetRecord], spend: dict[str, Spend], daily: dict[str, DailySpend], today: date
+    budgets: Sequence[BudgetRecord], spend: dict[str, Spend], daily: DailySpend, today: date
 ) -> dict[str, BudgetForecast]:
-    """`daily`: per currency, each tenant's daily spend per category from `history_start(today)` to today, in that
-    currency (a budget is forecast in its own currency)."""
+    """`daily`: each tenant's daily spend per category in US dollars from `history_start(today)` to today
+    (`SpendReader.spend_and_daily`). A budget in another currency is forecast on it too, scaled by the ratio of its
+    spend this period to that history's (the exchange rates of the period), like a filtered budget."""
     candidates = [
         b
         for b in budgets
@@ -55,13 +56,13 @@ def forecast_budgets(
         return {}
     first = history_start(today)
     length = (today - first).days + 1
-    series_cache: dict[tuple[str, str, str], np.ndarray | None] = {}
+    series_cache: dict[tuple[str, str], np.ndarray | None] = {}
 
-    def daily_series(currency: str, tenant: str, category: str) -> np.ndarray | None:
+    def daily_series(tenant: str, category: str) -> np.ndarray | None:
         """The category's daily spend from `first` to today (missing days 0), None without any."""
-        key = (currency, tenant, category)
+        key = (tenant, category)
         if key not in series_cache:
-            costs = daily.get(currency, {}).get((tenant, category))
+            costs = daily.get(key)
             row = None
             if costs:
                 row = np.zeros(length)
@@ -72,34 +73,35 @@ def forecast_budgets(
 
     # First the budgets worth forecasting and the horizon each needs, then one forecast per series for all of
     # its horizons (the engine computes the candidates' paths once per series, not once per budget).
-    wanted: list[tuple[BudgetRecord, tuple[str, str, tuple[str, ...]], int, float, float, float]] = []
-    series_of: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}
+    wanted: list[tuple[BudgetRecord, tuple[str, tuple[str, ...]], int, float, float, float]] = []
+    series_of: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
     for budget in candidates:
         period = spend[budget.id].period
         assert period is not None
         categories = budget.categories or tuple(c.value for c in Category)
-        tenant_rows = [daily_series(budget.currency, budget.tenant_id, c) for c in categories]
+        tenant_rows = [daily_series(budget.tenant_id, c) for c in categories]
         present = [r for r in tenant_rows if r is not None]
         if not present:
             continue
         series = np.sum(present, axis=0)  # through today (partial)
         history, start_index = series[:-1], (period.start - first).days
         level_period = float(series[max(start_index, 0) :].sum())
-        filtered = bool(budget.models or budget.regions or budget.services)
-        ratio = float(spend[budget.id].amount) / level_period if filtered and level_period > 0 else 1.0
+        # The budget's share of the history: its filters' share of the categories' spend, in its own currency.
+        scaled = bool(budget.models or budget.regions or budget.services) or budget.currency != CURRENCY
+        ratio = float(spend[budget.id].amount) / level_period if scaled and level_period > 0 else 1.0
         through_yesterday = ratio * float(history[max(start_index, 0) :].sum())
         remaining = (period.end - today).days + 1
         room = float(budget.amount) - through_yesterday
         busiest = float(history[-RECENT_DAYS:].max(initial=0.0)) * ratio
         if busiest * HEADROOM * remaining < room or ratio <= 0:
             continue
-        key = (budget.currency, budget.tenant_id, categories)
+        key = (budget.tenant_id, categories)
         series_of[key] = history
         wanted.append((budget, key, remaining, ratio, through_yesterday, room))
-    horizons: dict[tuple[str, str, tuple[str, ...]], set[int]] = {}
+    horizons: dict[tuple[str, tuple[str, ...]], set[int]] = {}
     for _, key, remaining, *_rest in wanted:
         horizons.setdefault(key, set()).add(remaining)
-    forecasts: dict[tuple[str, str, tuple[str, ...]], dict[int, Forecast]] = {}
+    forecasts: dict[tuple[str, tuple[str, ...]], dict[int, Forecast]] = {}
     for key, needed in horizons.items():
         try:
             forecasts[key] = forecast_horizons(series_of[key], sorted(needed), "auto", start_date=today)

@@ -27,12 +27,13 @@ from clickhouse_connect.driver.client import Client
 
 from finops.budgets.periods import BudgetPeriod, period_containing
 from finops.budgets.store import BudgetRecord
-from finops.costs.queries import effective_rows, imported_currencies, settled_apart
+from finops.costs.queries import daily_costs_by_category, effective_rows, imported_currencies, settled_apart
+from finops.models.common import CURRENCY
 
 Range = tuple[date, date]
 # Per tenant: ((category, model, region, service), cost per range of that tenant)
 SpendRows = dict[str, list[tuple[tuple[str, str, str, str], dict[Range, Decimal]]]]
-# Per (tenant, category): the cost of each day with spend (the daily check's forecasts read it with the spend)
+# Per (tenant, category): the cost in US dollars of each day with spend (the daily check's forecasts' history)
 DailySpend = dict[tuple[str, str], dict[date, Decimal]]
 # Tenants per spend query: the live-row lookup of the effective rows grows with tenants x live days, so a
 # query over every tenant is slower than a few over batches of them.
@@ -83,18 +84,29 @@ class SpendReader:
 
     def spend_and_daily(
         self, budgets: Sequence[BudgetRecord], today: date, *, daily_since: date | None = None
-    ) -> tuple[dict[str, Spend], dict[str, DailySpend]]:
-        """Each budget's spend this period, in its own currency, and (with `daily_since`) in the same read, per
-        currency, the daily spend of each of their tenants' categories from `daily_since` to today: the daily
-        check's forecasts need both, and reading the cost rows once for both saves a second pass over them."""
+    ) -> tuple[dict[str, Spend], DailySpend]:
+        """Each budget's spend this period, in its own currency, and (with `daily_since`) the daily spend in US
+        dollars of each of their tenants' categories from `daily_since` to today: the daily check's forecasts need
+        both. The history comes from the same read as the spend of the budgets in dollars (one pass over the cost
+        rows for both); a tenant with budgets in other currencies only has it read on its own, in dollars (a history
+        converted into the budget's currency would fail on any day before the currency's first rate)."""
         by_currency: dict[str, list[BudgetRecord]] = {}
         for budget in budgets:
             by_currency.setdefault(budget.currency, []).append(budget)
         result: dict[str, Spend] = {}
-        daily: dict[str, DailySpend] = {}
+        daily: DailySpend = {}
         for currency, group in sorted(by_currency.items()):
-            spend, daily[currency] = self._spend_in(currency, group, today, daily_since)
+            spend, days = self._spend_in(currency, group, today, daily_since if currency == CURRENCY else None)
             result.update(spend)
+            daily.update(days)
+        if daily_since is not None:
+            read = {b.tenant_id for b in by_currency.get(CURRENCY, ()) if current_period(b, today) is not None}
+            rest = sorted({b.tenant_id for b in budgets} - read)
+            for first in range(0, len(rest), TENANTS_PER_QUERY):
+                for row in daily_costs_by_category(
+                    self.client, rest[first : first + TENANTS_PER_QUERY], daily_since, today
+                ):
+                    daily.setdefault((row.tenant_id, row.category), {})[row.day] = row.cost
         return result, daily
 
     def _spend_in(
@@ -193,7 +205,10 @@ class SpendReader:
             f"sum(reported_cost) AS cost FROM ({rows_sql}) GROUP BY {group_by}"
         )
         # Read by column name, column-oriented (as fast as rows here). An empty answer names no column (chDB).
-        answer = self.client.query(sql, parameters=params, column_oriented=True)
+        # grouping() as the SQL standard has it (1: not grouped by), whatever the server's profile says.
+        answer = self.client.query(
+            sql, parameters=params, column_oriented=True, settings={"force_grouping_standard_compatibility": 1}
+        )
         columns = dict(zip(answer.column_names, answer.result_columns, strict=True))
         segments: dict[tuple[str, str, str, str, str], dict[int, Decimal]] = {}
         days: DailySpend = {}
