@@ -124,8 +124,7 @@ class DailyRun:
     events: int
     failed: int
     spend_query_s: float
-    forecast_s: float  # forecast_budgets, whole
-    forecast_series_s: float  # of which: its own series query (none since the spend query reads the series too)
+    forecast_s: float  # forecast_budgets (its history comes with the spend: SpendReader.spend_and_daily)
     forecasts_made: int  # engine.forecast_horizons calls: one per series, for all its budgets' horizons
     forecasts_stored: int
     postgres_s: float
@@ -464,7 +463,6 @@ def _daily_check(conn: Any, today: date, label: str, log: Any) -> DailyRun:
         failed=len(reply["failed"]),
         spend_query_s=spend_query.seconds,
         forecast_s=forecast_all.seconds,
-        forecast_series_s=0.0,  # read with the spend since 2026-11-30 (`SpendReader.spend_and_daily`)
         forecasts_made=made_here.calls,
         forecasts_stored=int(stored),
         postgres_s=postgres.seconds,
@@ -854,15 +852,15 @@ def render(result: BudgetResult) -> list[str]:
     everything = [*result.daily, *(run for scale in result.scaling for run in scale.runs)]
     for d in sorted(everything, key=lambda d: d.budgets):
         w(
-            f"| {d.budgets:,} | {d.label} | {d.seconds:.2f} | {d.spend_query_s + d.forecast_series_s:.2f} "
-            f"| {d.forecast_s - d.forecast_series_s:.2f} ({d.forecasts_made:,} / {d.forecasts_stored:,}) "
+            f"| {d.budgets:,} | {d.label} | {d.seconds:.2f} | {d.spend_query_s:.2f} "
+            f"| {d.forecast_s:.2f} ({d.forecasts_made:,} / {d.forecasts_stored:,}) "
             f"| {d.postgres_s:.2f} "
             f"({d.postgres_calls:,}) | {d.other_s:.2f} | {d.events:,} | {d.failed} | {d.fallback_chunks} "
             f"| < {d.target_s:g} s: {verdict(d.passed)} |"
         )
     w("")
     if made := [d for d in result.daily if d.forecasts_made]:
-        per_forecast = median([(d.forecast_s - d.forecast_series_s) / d.forecasts_made * 1000 for d in made])
+        per_forecast = median([d.forecast_s / d.forecasts_made * 1000 for d in made])
         w(
             f"Forecasting costs about {per_forecast:.1f} ms per series (the `auto` method with its backtest, "
             "`finops.forecasting.engine.forecast_horizons`, once per series for every period length its budgets "

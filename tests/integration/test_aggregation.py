@@ -360,3 +360,6 @@ def test_the_jobs_read_the_settled_days_apart_only_where_a_materialized_cte_is_e
     assert not settled_apart(Server(DatabaseError("Syntax error: MATERIALIZED")), ["acme", "globex"])  # too old
     with pytest.raises(OperationalError):  # unreachable: not remembered, asked again next time
         settled_apart(Server(OperationalError("connection refused")), ["acme", "globex"])
+    slow = DatabaseError("Code: 159. DB::Exception: Timeout exceeded (TIMEOUT_EXCEEDED)", code=159)
+    with pytest.raises(DatabaseError):  # too slow to answer: says nothing of the server's SQL either
+        settled_apart(Server(slow), ["acme", "globex"])

@@ -141,11 +141,11 @@ class SpendReader:
         self, currency: str, ranges: tuple[tuple[str, tuple[Range, ...]], ...], daily_since: date | None, today: date
     ) -> tuple[datetime, SpendRows, DailySpend]:
         key = (currency, ranges)
-        if daily_since is None:
-            with self._lock:
-                cached = self._cache.get(key)
-                if cached and time.monotonic() - cached[0] < self._max_age:
-                    return cached[1], cached[2], {}
+        cacheable = daily_since is None  # the enforcement path's reads; the daily check's are read once
+        with self._lock:
+            cached = self._cache.get(key) if cacheable else None
+            if cached and time.monotonic() - cached[0] < self._max_age:
+                return cached[1], cached[2], {}
         as_of = datetime.now(UTC)
         rows: SpendRows = {}
         daily: DailySpend = {}
@@ -154,14 +154,13 @@ class SpendReader:
             spend, days = self._query(currency, part, (daily_since, today) if daily_since else None)
             rows.update(spend)
             daily.update(days)
-        if daily_since is not None:
-            return as_of, rows, daily
-        with self._lock:
-            self._cache[key] = (time.monotonic(), as_of, rows)
-            if len(self._cache) > 10_000:  # bounded: drop the oldest half
-                for stale in sorted(self._cache, key=lambda k: self._cache[k][0])[:5_000]:
-                    del self._cache[stale]
-        return as_of, rows, {}
+        if cacheable:
+            with self._lock:
+                self._cache[key] = (time.monotonic(), as_of, rows)
+                if len(self._cache) > 10_000:  # bounded: drop the oldest half
+                    for stale in sorted(self._cache, key=lambda k: self._cache[k][0])[:5_000]:
+                        del self._cache[stale]
+        return as_of, rows, daily
 
     def _query(
         self, currency: str, ranges: dict[str, tuple[Range, ...]], daily: Range | None

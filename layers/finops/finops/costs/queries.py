@@ -24,12 +24,12 @@ from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from finops.cache import Expiring
 from finops.costs.meters import METERS
 from finops.db.clickhouse import Row, typed_rows
-from finops.db.faults import NO_EXCHANGE_RATE_MARKER
+from finops.db.faults import NO_EXCHANGE_RATE_MARKER, as_unavailable
 from finops.models.common import CURRENCY
 from finops.observability import add_milliseconds
 
@@ -128,8 +128,9 @@ def _merged_by_key(facts_in: str = "", live_in: str = "") -> str:
 _TELEMETRY_ROWS = f"{_merged_by_key()}WHERE {_USAGE_ASKED}\n"
 
 # The same rows, read for many tenants at once (the daily jobs): the merge by key above groups every fact row, though
-# most days have no live rows at all (`cost_live` keeps 7 days of ingestion): half of the daily check's read. Here a (tenant, day) without live rows or surplus copies is read from its fact rows alone (FINAL: a
-# concurrent run's rows are seen either old or new), and only the others go through the merge by key. Which days have
+# most days have no live rows at all (`cost_live` keeps 7 days of ingestion): half of the daily check's read. Here a
+# (tenant, day) without live rows or surplus copies is read from its fact rows alone (FINAL: a concurrent run's rows
+# are seen either old or new), and only the others go through the merge by key. Which days have
 # live rows is computed once for the query (a MATERIALIZED CTE, evaluated once only with enable_materialized_cte = 1;
 # without it ClickHouse inlines the CTE at each use, and two reads of cost_live could disagree on a day, counting its
 # facts twice or not at all), so the two parts cannot disagree on a day. A live row ingested after that, for a day
@@ -137,6 +138,8 @@ _TELEMETRY_ROWS = f"{_merged_by_key()}WHERE {_USAGE_ASKED}\n"
 # fact row apart too, without the merge, was slower: the spend query then computes its per-row segment over every
 # live row.) Used only where the server is seen to evaluate such a CTE once (`settled_apart`).
 _LIVE_DAY = " AND (tenant_id, usage_date) IN live_days"
+# The setting goes on a SELECT of its own around the CTE's query: a SETTINGS clause cannot end a UNION ALL branch
+# (the imported rows follow), and on the CTE's own SELECT it is applied too late (measured: inlined again).
 _ONCE = "SETTINGS enable_materialized_cte = 1"
 _TELEMETRY_SETTLED_APART = f"""
 SELECT * FROM (SELECT * FROM (
@@ -293,13 +296,14 @@ def settled_apart(client: Client, tenants: Sequence[str]) -> bool:
 def evaluates_materialized_cte_once(client: Client) -> bool:
     """Asked once per client: a server without materialized CTEs refuses the probe, one that inlines them (an older
     release, or one ignoring the setting) splits its random numbers differently in the two parts (three tries: an
-    inlined CTE passes each with a chance of about 1 in 500). Unreachable, it raises and is asked again next time."""
+    inlined CTE passes each with a chance of about 1 in 500). Slow or down (finops.db.faults), it raises and is asked
+    again next time: that says nothing of the server's SQL."""
     try:
         return all(client.query(_ONCE_PROBE).result_rows[0][0] == _PROBE_NUMBERS for _ in range(3))
-    except OperationalError:
-        raise
-    except DatabaseError:  # the syntax or the setting refused: not on this server
-        return False
+    except DatabaseError as error:
+        if as_unavailable(error) is not None:
+            raise
+        return False  # the syntax or the setting refused: not on this server
 
 
 @dataclass(frozen=True)
